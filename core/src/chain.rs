@@ -1,0 +1,259 @@
+//! The hash chain over stored commit bytes, its verification, and digests an auditor keeps.
+//!
+//! `hash(1) = blake3(genesis(dialogue) ‖ bytes(1))`, `hash(n) = blake3(hash(n-1) ‖ bytes(n))`,
+//! with `genesis(dialogue) = blake3("dlg-ledger genesis v1:" ‖ dialogue id)`. The chain covers
+//! ciphertext, so it verifies without keys and after shredding.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::commit::Commit;
+use crate::ids::DialogueId;
+
+/// A 32-byte blake3 hash.
+pub type Hash = [u8; 32];
+
+/// The prefix hashed with the dialogue id to give the chain's starting value.
+pub const GENESIS_PREFIX: &[u8] = b"dlg-ledger genesis v1:";
+
+/// The value commit 1 chains from.
+pub fn genesis(dialogue: &DialogueId) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(GENESIS_PREFIX);
+    hasher.update(dialogue.as_str().as_bytes());
+    *hasher.finalize().as_bytes()
+}
+
+/// One link: `blake3(previous ‖ bytes)`.
+pub fn link(previous: &Hash, bytes: &[u8]) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(previous);
+    hasher.update(bytes);
+    *hasher.finalize().as_bytes()
+}
+
+/// Lowercase hex of a hash.
+pub fn to_hex(hash: &Hash) -> String {
+    blake3::Hash::from_bytes(*hash).to_hex().to_string()
+}
+
+/// Parses 64 hex digits.
+pub fn from_hex(text: &str) -> Option<Hash> {
+    blake3::Hash::from_hex(text).ok().map(|h| *h.as_bytes())
+}
+
+/// A commit as read back from a store: the number its storage key says, its bytes, and the hash
+/// the store recorded beside it (if any).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredCommit<'a> {
+    /// The commit number from the storage key (`C#{n:010}`).
+    pub number: u64,
+    /// The exact stored bytes.
+    pub bytes: &'a [u8],
+    /// The hash stored beside the commit, checked against the recomputed one.
+    pub recorded_hash: Option<Hash>,
+}
+
+/// What is wrong at one commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChainProblem {
+    /// A commit number is absent: the commit was deleted.
+    MissingCommit,
+    /// The bytes do not decode as a commit.
+    Malformed { reason: String },
+    /// The commit belongs to another dialogue (replayed from elsewhere).
+    WrongDialogue { found: String },
+    /// The commit's own number differs from where it is stored (reordered or duplicated).
+    OutOfPlace { found: u64 },
+    /// Event sequence numbers do not continue from the previous commit.
+    SequenceBreak { expected: u64, found: u64 },
+    /// The recomputed hash differs from the hash recorded beside the commit: the bytes changed.
+    BrokenLink { recorded: String, computed: String },
+    /// The hash at the digest's commit differs from the digest.
+    DigestMismatch { expected: String, computed: String },
+    /// The ledger ends before the digest's commit: its tail was removed.
+    Truncated { head: u64 },
+}
+
+/// A chain verification failure, naming the first bad commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("commit {commit}: {problem:?}")]
+pub struct ChainError {
+    /// The first commit number at which the chain fails.
+    pub commit: u64,
+    /// What is wrong there.
+    pub problem: ChainProblem,
+}
+
+/// The head of a verified chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The last commit number (0 for an empty ledger).
+    pub commit: u64,
+    /// Its hash (the genesis value for an empty ledger).
+    pub hash: Hash,
+    /// The next event sequence number.
+    pub next_seq: u64,
+}
+
+/// Verifies a dialogue's commits, given in ascending storage order, and returns the head.
+/// Reports the first commit at which anything is wrong.
+pub fn verify<'a>(
+    dialogue: &DialogueId,
+    commits: impl IntoIterator<Item = StoredCommit<'a>>,
+) -> Result<ChainHead, ChainError> {
+    verify_with(dialogue, commits, |_, _| {})
+}
+
+/// Like [`verify`], calling `on_link(commit number, hash)` for every commit that verifies.
+pub fn verify_with<'a>(
+    dialogue: &DialogueId,
+    commits: impl IntoIterator<Item = StoredCommit<'a>>,
+    mut on_link: impl FnMut(u64, &Hash),
+) -> Result<ChainHead, ChainError> {
+    let mut head = ChainHead {
+        commit: 0,
+        hash: genesis(dialogue),
+        next_seq: 1,
+    };
+    for stored in commits {
+        let expected = head.commit + 1;
+        let fail = |commit, problem| Err(ChainError { commit, problem });
+        if stored.number != expected {
+            // A storage key beyond the next number means commits in between are gone.
+            return if stored.number > expected {
+                fail(expected, ChainProblem::MissingCommit)
+            } else {
+                fail(stored.number, ChainProblem::OutOfPlace { found: stored.number })
+            };
+        }
+        let hash = link(&head.hash, stored.bytes);
+        if let Some(recorded) = stored.recorded_hash
+            && recorded != hash
+        {
+            return fail(
+                expected,
+                ChainProblem::BrokenLink {
+                    recorded: to_hex(&recorded),
+                    computed: to_hex(&hash),
+                },
+            );
+        }
+        let commit = match Commit::decode(stored.bytes) {
+            Ok(commit) => commit,
+            Err(e) => return fail(expected, ChainProblem::Malformed { reason: e.to_string() }),
+        };
+        if &commit.header.dialogue != dialogue {
+            return fail(
+                expected,
+                ChainProblem::WrongDialogue {
+                    found: commit.header.dialogue.to_string(),
+                },
+            );
+        }
+        if commit.header.commit != expected {
+            return fail(
+                expected,
+                ChainProblem::OutOfPlace {
+                    found: commit.header.commit,
+                },
+            );
+        }
+        if commit.header.first_seq != head.next_seq {
+            return fail(
+                expected,
+                ChainProblem::SequenceBreak {
+                    expected: head.next_seq,
+                    found: commit.header.first_seq,
+                },
+            );
+        }
+        on_link(expected, &hash);
+        head = ChainHead {
+            commit: expected,
+            hash,
+            next_seq: commit.next_seq(),
+        };
+    }
+    Ok(head)
+}
+
+/// Verifies the chain and that the hash at `digest.commit` equals the digest. A problem before
+/// the digest's commit is reported first; a ledger that ends before it is reported as truncated.
+pub fn verify_against<'a>(
+    digest: &Digest,
+    commits: impl IntoIterator<Item = StoredCommit<'a>>,
+) -> Result<ChainHead, ChainError> {
+    let mut at_digest = None;
+    let result = verify_with(&digest.dialogue, commits, |number, hash| {
+        if number == digest.commit {
+            at_digest = Some(*hash);
+        }
+    });
+    match (result, at_digest) {
+        // Without a link at the digest's commit, either an earlier commit failed or the ledger
+        // ends before it.
+        (Err(error), None) => Err(error),
+        (Ok(head), None) => Err(ChainError {
+            commit: digest.commit,
+            problem: ChainProblem::Truncated { head: head.commit },
+        }),
+        (_, Some(hash)) if hash != digest.hash => Err(ChainError {
+            commit: digest.commit,
+            problem: ChainProblem::DigestMismatch {
+                expected: to_hex(&digest.hash),
+                computed: to_hex(&hash),
+            },
+        }),
+        (result, Some(_)) => result,
+    }
+}
+
+/// What an auditor keeps to prove later that history up to a commit is unchanged.
+/// Written as `{dialogue}@{commit}:{hash hex}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// The dialogue.
+    pub dialogue: DialogueId,
+    /// The commit number the digest was taken at.
+    pub commit: u64,
+    /// The chain hash at that commit.
+    #[serde(with = "hex_hash")]
+    pub hash: Hash,
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}:{}", self.dialogue, self.commit, to_hex(&self.hash))
+    }
+}
+
+impl FromStr for Digest {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let usage = || format!("`{text}` is not a digest: expected dialogue@commit:hash, as `dlg digest` prints it");
+        let (dialogue, rest) = text.trim().split_once('@').ok_or_else(usage)?;
+        let (commit, hash) = rest.split_once(':').ok_or_else(usage)?;
+        Ok(Digest {
+            dialogue: DialogueId::parse(dialogue).map_err(|e| e.to_string())?,
+            commit: commit.parse().map_err(|_| usage())?,
+            hash: from_hex(hash).ok_or_else(usage)?,
+        })
+    }
+}
+
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(hash: &super::Hash, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::to_hex(hash))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<super::Hash, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::from_hex(&text).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+    }
+}

@@ -1,0 +1,24 @@
+//! dlg-core: the pure heart of the dialogue ledger.
+//!
+//! The domain of DOMAIN.md ([`ids`], [`model`]), commands and their validation ([`command`],
+//! [`error`]), events ([`event`]), the commit format ([`commit`]), sealing and the key hierarchy
+//! ([`seal`]), the hash chain ([`chain`]), the projection fold ([`graph`]) and the queries people
+//! and tools ask of it ([`query`]).
+//!
+//! **Architecture Invariant:** this crate performs no I/O, never reads the clock and never draws
+//! randomness itself: times come in as arguments, random bytes through [`seal::Entropy`].
+
+#![forbid(unsafe_code)]
+
+pub mod append;
+pub mod chain;
+pub mod command;
+pub mod commit;
+pub mod error;
+pub mod event;
+pub mod graph;
+pub mod ids;
+pub mod model;
+pub mod query;
+pub mod seal;
+pub mod testing;
