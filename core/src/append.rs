@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::chain;
 use crate::command::{Command, decide};
 use crate::commit::{
-    Commit, CommitError, CommitHeader, EncodedCommit, FORMAT_VERSION, request_fingerprint, seal_commit,
+    Commit, CommitError, CommitHeader, EncodedCommit, FORMAT_VERSION, request_fingerprint,
+    seal_commit,
 };
 use crate::error::Rejected;
 use crate::graph::Graph;

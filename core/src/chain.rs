@@ -127,7 +127,12 @@ pub fn verify_with<'a>(
             return if stored.number > expected {
                 fail(expected, ChainProblem::MissingCommit)
             } else {
-                fail(stored.number, ChainProblem::OutOfPlace { found: stored.number })
+                fail(
+                    stored.number,
+                    ChainProblem::OutOfPlace {
+                        found: stored.number,
+                    },
+                )
             };
         }
         let hash = link(&head.hash, stored.bytes);
@@ -144,7 +149,14 @@ pub fn verify_with<'a>(
         }
         let commit = match Commit::decode(stored.bytes) {
             Ok(commit) => commit,
-            Err(e) => return fail(expected, ChainProblem::Malformed { reason: e.to_string() }),
+            Err(e) => {
+                return fail(
+                    expected,
+                    ChainProblem::Malformed {
+                        reason: e.to_string(),
+                    },
+                );
+            }
         };
         if &commit.header.dialogue != dialogue {
             return fail(
@@ -227,14 +239,24 @@ pub struct Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}:{}", self.dialogue, self.commit, to_hex(&self.hash))
+        write!(
+            f,
+            "{}@{}:{}",
+            self.dialogue,
+            self.commit,
+            to_hex(&self.hash)
+        )
     }
 }
 
 impl FromStr for Digest {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let usage = || format!("`{text}` is not a digest: expected dialogue@commit:hash, as `dlg digest` prints it");
+        let usage = || {
+            format!(
+                "`{text}` is not a digest: expected dialogue@commit:hash, as `dlg digest` prints it"
+            )
+        };
         let (dialogue, rest) = text.trim().split_once('@').ok_or_else(usage)?;
         let (commit, hash) = rest.split_once(':').ok_or_else(usage)?;
         Ok(Digest {
@@ -252,7 +274,9 @@ mod hex_hash {
         serializer.serialize_str(&super::to_hex(hash))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<super::Hash, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<super::Hash, D::Error> {
         let text = String::deserialize(deserializer)?;
         super::from_hex(&text).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
     }

@@ -9,9 +9,12 @@ use serde_json::{Value, json};
 use crate::error::{ErrorCode, Rejected, ValidationError, closest};
 use crate::event::{EntityAdded, EventBody, JUDGE, NewEvent};
 use crate::graph::Graph;
-use crate::ids::{DialogueId, EntityId, EntityIdError, EntityKind, ExpertSlug, LocalId, MAX_ROUND, MAX_SEQ};
+use crate::ids::{
+    DialogueId, EntityId, EntityIdError, EntityKind, ExpertSlug, LocalId, MAX_ROUND, MAX_SEQ,
+};
 use crate::model::{
-    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, RoundStatus, Status, Tier, VerdictType, lifecycle,
+    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, RoundStatus, Status, Tier,
+    VerdictType, lifecycle,
 };
 
 /// An expert, as given when creating a dialogue (the pool) or adding one mid-dialogue.
@@ -295,7 +298,10 @@ pub fn decide(graph: &Graph, command: &Command) -> Result<Decision, Rejected> {
             ErrorCode::DialogueClosed,
             "dialogue",
             graph.dialogue.as_str(),
-            format!("dialogue `{}` is {}: nothing more can be recorded in it", graph.dialogue, meta.status),
+            format!(
+                "dialogue `{}` is {}: nothing more can be recorded in it",
+                graph.dialogue, meta.status
+            ),
         )));
     }
     let mut ctx = Ctx::new(graph);
@@ -310,10 +316,20 @@ pub fn decide(graph: &Graph, command: &Command) -> Result<Decision, Rejected> {
         Command::UpdateStatuses(updates) => {
             let round = updates.round.or(graph.latest_round()).unwrap_or(0);
             if round > MAX_ROUND {
-                ctx.error(ErrorCode::InvalidRound, "round", round, format!("rounds are 0 to {MAX_ROUND}"));
+                ctx.error(
+                    ErrorCode::InvalidRound,
+                    "round",
+                    round,
+                    format!("rounds are 0 to {MAX_ROUND}"),
+                );
             }
             if updates.updates.is_empty() {
-                ctx.error(ErrorCode::InvalidValue, "updates", json!([]), "no status updates given");
+                ctx.error(
+                    ErrorCode::InvalidValue,
+                    "updates",
+                    json!([]),
+                    "no status updates given",
+                );
             }
             ctx.status_updates(&updates.updates, "updates", round);
         }
@@ -342,7 +358,10 @@ pub fn decide_create(graph: &Graph, create: &CreateDialogue) -> Result<Decision,
         EventBody::DialogueCreated {
             dialogue: graph.dialogue.clone(),
         },
-        [("title", json!(create.title)), ("question", json!(create.question))],
+        [
+            ("title", json!(create.title)),
+            ("question", json!(create.question)),
+        ],
     ));
     let mut seen = BTreeSet::new();
     for (i, expert) in create.experts.iter().enumerate() {
@@ -384,7 +403,11 @@ impl<'g> Ctx<'g> {
         if self.errors.is_empty() {
             Ok(Decision {
                 events: self.events,
-                id_mapping: self.batch.iter().map(|(l, g)| (l.clone(), g.to_string())).collect(),
+                id_mapping: self
+                    .batch
+                    .iter()
+                    .map(|(l, g)| (l.clone(), g.to_string()))
+                    .collect(),
             })
         } else {
             Err(Rejected::new(self.errors))
@@ -395,13 +418,24 @@ impl<'g> Ctx<'g> {
         self.errors.push(error);
     }
 
-    fn error(&mut self, code: ErrorCode, field: impl Into<String>, value: impl Into<Value>, message: impl Into<String>) {
+    fn error(
+        &mut self,
+        code: ErrorCode,
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        message: impl Into<String>,
+    ) {
         self.push(ValidationError::new(code, field, value, message));
     }
 
     fn non_empty(&mut self, field: &str, text: &str) {
         if text.trim().is_empty() {
-            self.error(ErrorCode::InvalidValue, field, text, format!("`{field}` must not be empty"));
+            self.error(
+                ErrorCode::InvalidValue,
+                field,
+                text,
+                format!("`{field}` must not be empty"),
+            );
         }
     }
 
@@ -419,7 +453,10 @@ impl<'g> Ctx<'g> {
                 ErrorCode::UnknownExpert,
                 field,
                 slug,
-                format!("`{slug}` is not an expert of dialogue `{}`", self.graph.dialogue),
+                format!(
+                    "`{slug}` is not an expert of dialogue `{}`",
+                    self.graph.dialogue
+                ),
             );
             let near = closest(slug, names.iter().copied());
             error = match near.first() {
@@ -449,7 +486,12 @@ impl<'g> Ctx<'g> {
         let slug = match ExpertSlug::parse(&input.slug) {
             Ok(slug) => Some(slug),
             Err(e) => {
-                self.error(ErrorCode::InvalidId, field("slug"), input.slug.as_str(), e.to_string());
+                self.error(
+                    ErrorCode::InvalidId,
+                    field("slug"),
+                    input.slug.as_str(),
+                    e.to_string(),
+                );
                 None
             }
         };
@@ -470,10 +512,18 @@ impl<'g> Ctx<'g> {
         };
         let source = match input.source.as_deref() {
             None => Some(default_source),
-            Some(text) => self.parse_name(&field("source"), text, ExpertSource::parse, ExpertSource::names()),
+            Some(text) => self.parse_name(
+                &field("source"),
+                text,
+                ExpertSource::parse,
+                ExpertSource::names(),
+            ),
         };
         if source == Some(ExpertSource::Created)
-            && input.creation_reason.as_deref().is_none_or(|r| r.trim().is_empty())
+            && input
+                .creation_reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
         {
             self.push(
                 ValidationError::new(
@@ -498,7 +548,12 @@ impl<'g> Ctx<'g> {
         if let Some(round) = input.first_round
             && round > MAX_ROUND
         {
-            self.error(ErrorCode::InvalidRound, field("first_round"), round, format!("rounds are 0 to {MAX_ROUND}"));
+            self.error(
+                ErrorCode::InvalidRound,
+                field("first_round"),
+                round,
+                format!("rounds are 0 to {MAX_ROUND}"),
+            );
         }
         Some(NewEvent::with_content(
             EventBody::ExpertJoined {
@@ -518,7 +573,13 @@ impl<'g> Ctx<'g> {
         ))
     }
 
-    fn parse_name<T>(&mut self, field: &str, text: &str, parse: fn(&str) -> Option<T>, names: Vec<String>) -> Option<T> {
+    fn parse_name<T>(
+        &mut self,
+        field: &str,
+        text: &str,
+        parse: fn(&str) -> Option<T>,
+        names: Vec<String>,
+    ) -> Option<T> {
         let parsed = parse(text);
         if parsed.is_none() {
             let near = closest(text, names.iter().map(String::as_str));
@@ -540,7 +601,12 @@ impl<'g> Ctx<'g> {
     fn register_round(&mut self, input: &RegisterRound) {
         let round = input.round;
         if round > MAX_ROUND {
-            self.error(ErrorCode::InvalidRound, "round", round, format!("rounds are 0 to {MAX_ROUND}"));
+            self.error(
+                ErrorCode::InvalidRound,
+                "round",
+                round,
+                format!("rounds are 0 to {MAX_ROUND}"),
+            );
             return;
         }
         if self
@@ -576,7 +642,12 @@ impl<'g> Ctx<'g> {
                 continue;
             };
             if !seen_experts.insert(expert.clone()) {
-                self.error(ErrorCode::Duplicate, field, part.expert.as_str(), "expert listed twice in `experts`");
+                self.error(
+                    ErrorCode::Duplicate,
+                    field,
+                    part.expert.as_str(),
+                    "expert listed twice in `experts`",
+                );
                 continue;
             }
             if let Some(response) = &part.response {
@@ -651,7 +722,12 @@ impl<'g> Ctx<'g> {
         for (i, input_move) in input.moves.iter().enumerate() {
             let field = format!("moves[{i}]");
             let expert = self.known_expert(&format!("{field}.expert"), &input_move.expert, false);
-            let kind = self.parse_name(&format!("{field}.move"), &input_move.kind, MoveKind::parse, MoveKind::names());
+            let kind = self.parse_name(
+                &format!("{field}.move"),
+                &input_move.kind,
+                MoveKind::parse,
+                MoveKind::names(),
+            );
             let targets: Vec<Option<EntityId>> = input_move
                 .targets
                 .iter()
@@ -672,7 +748,11 @@ impl<'g> Ctx<'g> {
                     .suggest("name the entity ids the move is about"),
                 );
             }
-            if let (Some(expert), Some(kind), Some(targets)) = (expert, kind, targets.into_iter().collect::<Option<Vec<_>>>()) {
+            if let (Some(expert), Some(kind), Some(targets)) = (
+                expert,
+                kind,
+                targets.into_iter().collect::<Option<Vec<_>>>(),
+            ) {
                 let index = move_index.entry(expert.clone()).or_insert(0);
                 *index += 1;
                 self.events.push(NewEvent::with_content(
@@ -691,8 +771,11 @@ impl<'g> Ctx<'g> {
         self.status_updates(&input.status_updates, "status_updates", round);
 
         for (expert, score) in scored {
-            self.events
-                .push(NewEvent::bare(EventBody::ExpertScored { round, expert, score }));
+            self.events.push(NewEvent::bare(EventBody::ExpertScored {
+                round,
+                expert,
+                score,
+            }));
         }
         self.events.push(NewEvent::with_content(
             EventBody::RoundCompleted {
@@ -703,7 +786,14 @@ impl<'g> Ctx<'g> {
         ));
     }
 
-    fn entity(&mut self, kind: EntityKind, id: EntityId, input: &EntityInput, field: &str, round: u8) {
+    fn entity(
+        &mut self,
+        kind: EntityKind,
+        id: EntityId,
+        input: &EntityInput,
+        field: &str,
+        round: u8,
+    ) {
         let id_field = format!("{field}.id");
         let mut contributors_default = None;
         match LocalId::parse(&input.id) {
@@ -731,8 +821,17 @@ impl<'g> Ctx<'g> {
                             input.id.as_str(),
                             format!("`{}` is not an entity type", local.letter),
                         )
-                        .options(EntityKind::ALL.iter().map(|k| k.letter().to_string()).collect())
-                        .suggest(format!("an entry of `{}` has type {}", kind.plural(), kind.letter())),
+                        .options(
+                            EntityKind::ALL
+                                .iter()
+                                .map(|k| k.letter().to_string())
+                                .collect(),
+                        )
+                        .suggest(format!(
+                            "an entry of `{}` has type {}",
+                            kind.plural(),
+                            kind.letter()
+                        )),
                     ),
                     Some(declared) if declared != kind => self.push(
                         ValidationError::new(
@@ -760,9 +859,15 @@ impl<'g> Ctx<'g> {
                             ErrorCode::InvalidRound,
                             &id_field,
                             input.id.as_str(),
-                            format!("`{}` names round {} but this is round {round}", input.id, local.round),
+                            format!(
+                                "`{}` names round {} but this is round {round}",
+                                input.id, local.round
+                            ),
                         )
-                        .suggest(format!("use {}-{}{round:02}{:02}", local.expert, local.letter, local.seq)),
+                        .suggest(format!(
+                            "use {}-{}{round:02}{:02}",
+                            local.expert, local.letter, local.seq
+                        )),
                     );
                 }
                 contributors_default = local.expert_slug();
@@ -810,9 +915,15 @@ impl<'g> Ctx<'g> {
         }
         let contributors: Option<Vec<ExpertSlug>> = contributors.into_iter().collect();
         let (text_name, text) = if kind == EntityKind::Tension {
-            ("description", input.description.as_ref().or(input.content.as_ref()))
+            (
+                "description",
+                input.description.as_ref().or(input.content.as_ref()),
+            )
         } else {
-            ("content", input.content.as_ref().or(input.description.as_ref()))
+            (
+                "content",
+                input.content.as_ref().or(input.description.as_ref()),
+            )
         };
         if let Some(contributors) = contributors {
             self.events.push(NewEvent::with_content(
@@ -827,7 +938,10 @@ impl<'g> Ctx<'g> {
                 [
                     ("label", json!(input.label)),
                     (text_name, json!(text)),
-                    ("parameters", input.parameters.clone().unwrap_or(Value::Null)),
+                    (
+                        "parameters",
+                        input.parameters.clone().unwrap_or(Value::Null),
+                    ),
                 ],
             ));
         }
@@ -839,7 +953,12 @@ impl<'g> Ctx<'g> {
         if let Some(id) = self.batch.get(text) {
             return Some(*id);
         }
-        let kind_options = || EntityKind::ALL.iter().map(|k| k.letter().to_string()).collect();
+        let kind_options = || {
+            EntityKind::ALL
+                .iter()
+                .map(|k| k.letter().to_string())
+                .collect()
+        };
         if let Some(local) = LocalId::parse(text) {
             if EntityKind::from_letter(local.letter).is_none() {
                 self.push(
@@ -884,7 +1003,10 @@ impl<'g> Ctx<'g> {
                     ErrorCode::TargetNotFound,
                     field,
                     text,
-                    format!("`{text}` exists neither in dialogue `{}` nor in this batch", self.graph.dialogue),
+                    format!(
+                        "`{text}` exists neither in dialogue `{}` nor in this batch",
+                        self.graph.dialogue
+                    ),
                 );
                 if let Some(best) = near.first() {
                     error = error.suggest(format!("did you mean `{best}`?"));
@@ -919,7 +1041,14 @@ impl<'g> Ctx<'g> {
         }
     }
 
-    fn reference(&mut self, field: &str, source: Option<EntityId>, ref_type_text: &str, target_text: &str, round: u8) {
+    fn reference(
+        &mut self,
+        field: &str,
+        source: Option<EntityId>,
+        ref_type_text: &str,
+        target_text: &str,
+        round: u8,
+    ) {
         let ref_type = RefType::parse(ref_type_text);
         if ref_type.is_none() {
             let near = closest(ref_type_text, RefType::ALL.iter().map(|r| r.as_str()));
@@ -946,7 +1075,10 @@ impl<'g> Ctx<'g> {
                     ErrorCode::InvalidRefTarget,
                     &target_field,
                     target_text,
-                    format!("`{ref_type}` points at tensions only, and {target} is a {}", target.kind()),
+                    format!(
+                        "`{ref_type}` points at tensions only, and {target} is a {}",
+                        target.kind()
+                    ),
                 )
                 .options(
                     RefType::ALL
@@ -955,7 +1087,10 @@ impl<'g> Ctx<'g> {
                         .map(|r| r.as_str().to_owned())
                         .collect(),
                 )
-                .suggest(format!("use support or oppose for a {} target", target.kind())),
+                .suggest(format!(
+                    "use support or oppose for a {} target",
+                    target.kind()
+                )),
             );
             return;
         }
@@ -1015,7 +1150,12 @@ impl<'g> Ctx<'g> {
             .get(&id)
             .copied()
             .or_else(|| self.graph.nodes.get(&id).map(|n| n.status))
-            .or_else(|| self.batch.values().any(|b| *b == id).then(|| lifecycle(id.kind()).initial()))
+            .or_else(|| {
+                self.batch
+                    .values()
+                    .any(|b| *b == id)
+                    .then(|| lifecycle(id.kind()).initial())
+            })
     }
 
     fn actors(&mut self, field: &str, by: &[String]) -> Option<Vec<String>> {
@@ -1024,7 +1164,11 @@ impl<'g> Ctx<'g> {
         }
         let mut ok = true;
         for (i, actor) in by.iter().enumerate() {
-            if actor != JUDGE && self.known_expert(&format!("{field}[{i}]"), actor, true).is_none() {
+            if actor != JUDGE
+                && self
+                    .known_expert(&format!("{field}[{i}]"), actor, true)
+                    .is_none()
+            {
                 ok = false;
             }
         }
@@ -1058,7 +1202,11 @@ impl<'g> Ctx<'g> {
         match Status::parse(status_text) {
             Some(to) if life.allows(from, to) => Some(to),
             to => {
-                let next: Vec<String> = life.next(from).iter().map(|s| s.as_str().to_owned()).collect();
+                let next: Vec<String> = life
+                    .next(from)
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect();
                 let message = match to {
                     Some(to) if life.has(to) => format!("{id} cannot go from {from} to {to}"),
                     _ => format!("`{status_text}` is not a status of a {}", id.kind()),
@@ -1069,9 +1217,14 @@ impl<'g> Ctx<'g> {
                     format!("from {from}, {id} can become {}", next.join(" or "))
                 };
                 self.push(
-                    ValidationError::new(ErrorCode::InvalidStatusTransition, field, status_text, message)
-                        .options(next)
-                        .suggest(suggestion),
+                    ValidationError::new(
+                        ErrorCode::InvalidStatusTransition,
+                        field,
+                        status_text,
+                        message,
+                    )
+                    .options(next)
+                    .suggest(suggestion),
                 );
                 None
             }
@@ -1087,7 +1240,9 @@ impl<'g> Ctx<'g> {
         via: Option<String>,
         reason: Option<String>,
     ) {
-        let Some(from) = self.current_status(id) else { return };
+        let Some(from) = self.current_status(id) else {
+            return;
+        };
         self.statuses.insert(id, to);
         self.events.push(NewEvent::with_content(
             EventBody::StatusChanged {
@@ -1106,19 +1261,36 @@ impl<'g> Ctx<'g> {
         let id = input.verdict_id.as_str();
         let valid_id = !id.is_empty()
             && id.len() <= 40
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !valid_id {
             self.push(
-                ValidationError::new(ErrorCode::InvalidId, "verdict_id", id, format!("`{id}` is not a verdict id"))
-                    .suggest("use 1 to 40 letters, digits, - or _, e.g. final, minority, V01"),
+                ValidationError::new(
+                    ErrorCode::InvalidId,
+                    "verdict_id",
+                    id,
+                    format!("`{id}` is not a verdict id"),
+                )
+                .suggest("use 1 to 40 letters, digits, - or _, e.g. final, minority, V01"),
             );
         } else if self.graph.verdicts.contains_key(id) {
             self.push(
-                ValidationError::new(ErrorCode::Duplicate, "verdict_id", id, format!("verdict `{id}` was already issued"))
-                    .suggest("verdicts are immutable: issue a new one under another id (e.g. V02)"),
+                ValidationError::new(
+                    ErrorCode::Duplicate,
+                    "verdict_id",
+                    id,
+                    format!("verdict `{id}` was already issued"),
+                )
+                .suggest("verdicts are immutable: issue a new one under another id (e.g. V02)"),
             );
         }
-        let verdict_type = self.parse_name("type", &input.verdict_type, VerdictType::parse, VerdictType::names());
+        let verdict_type = self.parse_name(
+            "type",
+            &input.verdict_type,
+            VerdictType::parse,
+            VerdictType::names(),
+        );
         let confidence = match input.confidence.as_deref() {
             None => Some(None),
             Some(text) => self
@@ -1127,7 +1299,12 @@ impl<'g> Ctx<'g> {
         };
         let round = input.round.or(self.graph.latest_round()).unwrap_or(0);
         if round > MAX_ROUND {
-            self.error(ErrorCode::InvalidRound, "round", round, format!("rounds are 0 to {MAX_ROUND}"));
+            self.error(
+                ErrorCode::InvalidRound,
+                "round",
+                round,
+                format!("rounds are 0 to {MAX_ROUND}"),
+            );
         }
         let author = match &input.author_expert {
             None => Some(None),
@@ -1160,7 +1337,11 @@ impl<'g> Ctx<'g> {
                     ("description", json!(input.description)),
                     (
                         "conditions",
-                        if input.conditions.is_empty() { Value::Null } else { json!(input.conditions) },
+                        if input.conditions.is_empty() {
+                            Value::Null
+                        } else {
+                            json!(input.conditions)
+                        },
                     ),
                 ],
             ));
@@ -1171,30 +1352,58 @@ impl<'g> Ctx<'g> {
             .filter(|a| self.graph.experts.keys().any(|k| k.as_str() == a))
             .unwrap_or_else(|| JUDGE.to_owned());
         for (list, field, kind, to) in [
-            (&input.adopts, "adopts", EntityKind::Recommendation, Status::Adopted),
-            (&input.resolves, "resolves", EntityKind::Tension, Status::Resolved),
+            (
+                &input.adopts,
+                "adopts",
+                EntityKind::Recommendation,
+                Status::Adopted,
+            ),
+            (
+                &input.resolves,
+                "resolves",
+                EntityKind::Tension,
+                Status::Resolved,
+            ),
         ] {
             for (i, text) in list.iter().enumerate() {
                 let field = format!("{field}[{i}]");
-                let Some(target) = self.resolve(&field, text) else { continue };
+                let Some(target) = self.resolve(&field, text) else {
+                    continue;
+                };
                 if target.kind() != kind {
                     self.push(ValidationError::new(
                         ErrorCode::TypeIdMismatch,
                         &field,
                         text.as_str(),
-                        format!("{target} is a {}, but only {} can be listed here", target.kind(), kind.plural()),
+                        format!(
+                            "{target} is a {}, but only {} can be listed here",
+                            target.kind(),
+                            kind.plural()
+                        ),
                     ));
                     continue;
                 }
                 if self.transition(&field, target, to.as_str()).is_some() {
-                    self.push_status_change(target, to, round, vec![actor.clone()], Some(id.to_owned()), None);
+                    self.push_status_change(
+                        target,
+                        to,
+                        round,
+                        vec![actor.clone()],
+                        Some(id.to_owned()),
+                        None,
+                    );
                 }
             }
         }
     }
 
     fn dialogue_status(&mut self, from: DialogueStatus, change: &ChangeDialogueStatus) {
-        let Some(to) = self.parse_name("status", &change.status, DialogueStatus::parse, DialogueStatus::names()) else {
+        let Some(to) = self.parse_name(
+            "status",
+            &change.status,
+            DialogueStatus::parse,
+            DialogueStatus::names(),
+        ) else {
             return;
         };
         if !from.allows(to) {
@@ -1208,7 +1417,10 @@ impl<'g> Ctx<'g> {
                     ErrorCode::InvalidStatusTransition,
                     "status",
                     change.status.as_str(),
-                    format!("dialogue `{}` cannot go from {from} to {to}", self.graph.dialogue),
+                    format!(
+                        "dialogue `{}` cannot go from {from} to {to}",
+                        self.graph.dialogue
+                    ),
                 )
                 .options(next),
             );
@@ -1224,7 +1436,10 @@ impl<'g> Ctx<'g> {
 /// The id a dialogue with this title gets, given the ids already taken; a rejection with
 /// `dialogue_exists` when all 99 candidates are taken, `invalid_value` for a title without
 /// letters or digits.
-pub fn dialogue_id_for(title: &str, is_taken: impl FnMut(&str) -> bool) -> Result<DialogueId, Rejected> {
+pub fn dialogue_id_for(
+    title: &str,
+    is_taken: impl FnMut(&str) -> bool,
+) -> Result<DialogueId, Rejected> {
     if crate::ids::slugify(title).is_none() {
         return Err(Rejected::one(ValidationError::new(
             ErrorCode::InvalidValue,

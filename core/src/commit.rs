@@ -115,7 +115,8 @@ fn upcast(type_name: &str, version: u16, body: Value) -> Result<EventBody, Strin
             let mut tagged = Map::new();
             tagged.insert("type".to_owned(), Value::String(type_name.to_owned()));
             tagged.insert("body".to_owned(), body);
-            serde_json::from_value(Value::Object(tagged)).map_err(|e| format!("event `{type_name}`: {e}"))
+            serde_json::from_value(Value::Object(tagged))
+                .map_err(|e| format!("event `{type_name}`: {e}"))
         }
         other => Err(format!(
             "event `{type_name}` has schema version {other}; this build reads version {EVENT_VERSION}: upgrade dlg"
@@ -164,7 +165,8 @@ impl Commit {
 
     /// Decodes stored bytes, insisting that they are in canonical form.
     pub fn decode(bytes: &[u8]) -> Result<Commit, CommitError> {
-        let commit: Commit = serde_json::from_slice(bytes).map_err(|e| CommitError::Malformed(e.to_string()))?;
+        let commit: Commit =
+            serde_json::from_slice(bytes).map_err(|e| CommitError::Malformed(e.to_string()))?;
         if commit.header.format != FORMAT_VERSION {
             return Err(CommitError::Malformed(format!(
                 "format version {} (this build reads {FORMAT_VERSION})",
@@ -183,7 +185,9 @@ impl Commit {
             }
         }
         if commit.encode() != bytes {
-            return Err(CommitError::Malformed("bytes are not in canonical form".to_owned()));
+            return Err(CommitError::Malformed(
+                "bytes are not in canonical form".to_owned(),
+            ));
         }
         Ok(commit)
     }
@@ -199,7 +203,11 @@ impl Commit {
     }
 
     /// Opens an event's sealed content with the dialogue's data key.
-    pub fn open_event(&self, event: &StoredEvent, key: &SecretKey) -> Result<Option<Map<String, Value>>, SealError> {
+    pub fn open_event(
+        &self,
+        event: &StoredEvent,
+        key: &SecretKey,
+    ) -> Result<Option<Map<String, Value>>, SealError> {
         let Some(sealed) = &event.sealed else {
             return Ok(None);
         };
@@ -213,7 +221,12 @@ impl Commit {
         self.events
             .iter()
             .filter_map(|e| e.body.as_entity_added())
-            .filter_map(|(_, added)| added.local_id.clone().map(|local| (local, added.id.to_string())))
+            .filter_map(|(_, added)| {
+                added
+                    .local_id
+                    .clone()
+                    .map(|local| (local, added.id.to_string()))
+            })
             .collect()
     }
 }
@@ -276,7 +289,10 @@ pub fn seal_commit(
             }
         })
         .collect();
-    let commit = Commit { header, events: stored };
+    let commit = Commit {
+        header,
+        events: stored,
+    };
     let bytes = commit.encode();
     if bytes.len() > MAX_COMMIT_BYTES {
         return Err(CommitError::TooLarge {
@@ -285,15 +301,23 @@ pub fn seal_commit(
         });
     }
     let hash = chain::link(previous_hash, &bytes);
-    Ok(EncodedCommit { commit, bytes, hash })
+    Ok(EncodedCommit {
+        commit,
+        bytes,
+        hash,
+    })
 }
 
 fn validate_header(header: &CommitHeader) -> Result<(), CommitError> {
     if header.format != FORMAT_VERSION {
-        return Err(CommitError::Header(format!("format must be {FORMAT_VERSION}")));
+        return Err(CommitError::Header(format!(
+            "format must be {FORMAT_VERSION}"
+        )));
     }
     if header.commit == 0 || header.first_seq == 0 {
-        return Err(CommitError::Header("commit and event numbers start at 1".to_owned()));
+        return Err(CommitError::Header(
+            "commit and event numbers start at 1".to_owned(),
+        ));
     }
     if header.actor.trim().is_empty() || header.actor.len() > 200 {
         return Err(CommitError::Header(
@@ -319,7 +343,10 @@ fn validate_header(header: &CommitHeader) -> Result<(), CommitError> {
 /// Whether `text` looks like `YYYY-MM-DDTHH:MM:SS[.fraction]Z`.
 pub fn is_rfc3339_utc(text: &str) -> bool {
     let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
     b.len() >= 20
         && digits(0..4)
         && b[4] == b'-'

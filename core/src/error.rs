@@ -97,7 +97,12 @@ pub struct ValidationError {
 
 impl ValidationError {
     /// An error with code, field, value and message.
-    pub fn new(code: ErrorCode, field: impl Into<String>, value: impl Into<Value>, message: impl Into<String>) -> Self {
+    pub fn new(
+        code: ErrorCode,
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             code,
             field: field.into(),
@@ -138,7 +143,9 @@ impl Rejected {
 
     /// A rejection with one error.
     pub fn one(error: ValidationError) -> Self {
-        Self { errors: vec![error] }
+        Self {
+            errors: vec![error],
+        }
     }
 
     /// The codes, in order.
@@ -155,7 +162,11 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .filter(|(d, _)| *d <= 2)
         .collect();
     scored.sort();
-    scored.into_iter().take(3).map(|(_, c)| c.to_owned()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_owned())
+        .collect()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -165,7 +176,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }
@@ -178,7 +193,10 @@ mod tests {
 
     #[test]
     fn closest_names() {
-        assert_eq!(closest("mufin", ["muffin", "scone", "eclair"]), vec!["muffin"]);
+        assert_eq!(
+            closest("mufin", ["muffin", "scone", "eclair"]),
+            vec!["muffin"]
+        );
         assert!(closest("zzz", ["muffin"]).is_empty());
     }
 }

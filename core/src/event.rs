@@ -169,7 +169,9 @@ impl EventBody {
             EventBody::RoundOpened { round } | EventBody::RoundCompleted { round, .. } => {
                 ("round", round.to_string())
             }
-            EventBody::ResponseRecorded { round, expert } => ("response", format!("{round}/{expert}")),
+            EventBody::ResponseRecorded { round, expert } => {
+                ("response", format!("{round}/{expert}"))
+            }
             EventBody::ExpertScored { round, expert, .. } => ("score", format!("{round}/{expert}")),
             EventBody::PerspectiveAdded(a)
             | EventBody::RecommendationProposed(a)
@@ -214,7 +216,10 @@ pub struct NewEvent {
 impl NewEvent {
     /// An event with no content.
     pub fn bare(body: EventBody) -> Self {
-        Self { body, content: None }
+        Self {
+            body,
+            content: None,
+        }
     }
 
     /// An event with content built from `(name, value)` pairs; null values are left out, and an

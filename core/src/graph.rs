@@ -13,7 +13,8 @@ use crate::commit::{Commit, CommitError, StoredEvent};
 use crate::event::EventBody;
 use crate::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
 use crate::model::{
-    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, RoundStatus, Status, Tier, VerdictType, lifecycle,
+    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, RoundStatus, Status, Tier,
+    VerdictType, lifecycle,
 };
 use crate::seal::Sealed;
 
@@ -231,10 +232,18 @@ pub enum ApplyError {
     Decode(#[from] CommitError),
     /// The commit belongs to another dialogue.
     #[error("commit {commit} belongs to dialogue {found}, not {expected}")]
-    WrongDialogue { commit: u64, expected: String, found: String },
+    WrongDialogue {
+        commit: u64,
+        expected: String,
+        found: String,
+    },
     /// An event contradicts the state (an unknown entity, a status that is not the recorded one).
     #[error("commit {commit}, event {seq}: {reason}")]
-    Inconsistent { commit: u64, seq: u64, reason: String },
+    Inconsistent {
+        commit: u64,
+        seq: u64,
+        reason: String,
+    },
 }
 
 /// Keys of items touched while applying one commit.
@@ -291,7 +300,10 @@ impl Graph {
 
     /// Folds a sequence of stored commits from the empty graph, healing nothing: the commits
     /// must be complete and in order (as read from the events table).
-    pub fn rebuild<'a>(dialogue: DialogueId, commits: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, ApplyError> {
+    pub fn rebuild<'a>(
+        dialogue: DialogueId,
+        commits: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, ApplyError> {
         let mut graph = Graph::new(dialogue);
         for bytes in commits {
             match graph.apply(bytes)? {
@@ -339,10 +351,15 @@ impl Graph {
             });
         }
         let hash = chain::link(&self.head_hash(), bytes);
-        self.apply_decoded(&commit, &hash).map(ApplyOutcome::Applied)
+        self.apply_decoded(&commit, &hash)
+            .map(ApplyOutcome::Applied)
     }
 
-    fn apply_decoded(&mut self, commit: &Commit, hash: &Hash) -> Result<Vec<GraphItem>, ApplyError> {
+    fn apply_decoded(
+        &mut self,
+        commit: &Commit,
+        hash: &Hash,
+    ) -> Result<Vec<GraphItem>, ApplyError> {
         let header = &commit.header;
         if header.first_seq != self.checkpoint.next_seq {
             return Err(ApplyError::Inconsistent {
@@ -487,7 +504,11 @@ impl Graph {
                 touched.insert(Touched::Expert(expert.clone()));
             }
             EventBody::RoundOpened { round } => {
-                if self.rounds.get(round).is_some_and(|r| r.status == RoundStatus::Completed) {
+                if self
+                    .rounds
+                    .get(round)
+                    .is_some_and(|r| r.status == RoundStatus::Completed)
+                {
                     return Err(format!("round {round} is already completed"));
                 }
                 self.rounds.insert(
@@ -511,7 +532,11 @@ impl Graph {
                 item.first_round.get_or_insert(*round);
                 touched.insert(Touched::Expert(expert.clone()));
             }
-            EventBody::ExpertScored { round, expert, score } => {
+            EventBody::ExpertScored {
+                round,
+                expert,
+                score,
+            } => {
                 let item = self.expert_mut(expert)?;
                 item.scores.insert(*round, *score);
                 item.first_round.get_or_insert(*round);
@@ -557,7 +582,9 @@ impl Graph {
                 }
                 let key = (*source, *ref_type, *target);
                 if self.edges.contains_key(&key) {
-                    return Err(format!("reference {source} {ref_type} {target} is added twice"));
+                    return Err(format!(
+                        "reference {source} {ref_type} {target} is added twice"
+                    ));
                 }
                 self.edges.insert(
                     key,
@@ -582,7 +609,9 @@ impl Graph {
             } => {
                 let key = (*round, expert.clone(), *index);
                 if self.moves.contains_key(&key) {
-                    return Err(format!("move {index} of {expert} in round {round} is recorded twice"));
+                    return Err(format!(
+                        "move {index} of {expert} in round {round} is recorded twice"
+                    ));
                 }
                 self.moves.insert(
                     key,

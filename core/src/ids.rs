@@ -121,7 +121,10 @@ pub fn slugify(title: &str) -> Option<String> {
 /// Chooses the dialogue id for a title: its slug, or the slug with `-2` ... `-99` when taken.
 /// `is_taken` answers whether an id is already used. Returns `None` when every candidate is taken
 /// or the title has no letters or digits.
-pub fn choose_dialogue_id(title: &str, mut is_taken: impl FnMut(&str) -> bool) -> Option<DialogueId> {
+pub fn choose_dialogue_id(
+    title: &str,
+    mut is_taken: impl FnMut(&str) -> bool,
+) -> Option<DialogueId> {
     let base = slugify(title)?;
     if !is_taken(&base) {
         return DialogueId::parse(&base).ok();
@@ -277,7 +280,8 @@ impl fmt::Display for EntityId {
 impl TryFrom<String> for EntityId {
     type Error = IdError;
     fn try_from(value: String) -> Result<Self, IdError> {
-        Self::parse(&value).map_err(|_| IdError(format!("`{value}` is not an entity id like `P0102`")))
+        Self::parse(&value)
+            .map_err(|_| IdError(format!("`{value}` is not an entity id like `P0102`")))
     }
 }
 
@@ -320,7 +324,10 @@ impl LocalId {
             return None;
         }
         let bytes = rest.as_bytes();
-        if bytes.len() != 5 || !bytes[0].is_ascii_alphabetic() || !bytes[1..].iter().all(u8::is_ascii_digit) {
+        if bytes.len() != 5
+            || !bytes[0].is_ascii_alphabetic()
+            || !bytes[1..].iter().all(u8::is_ascii_digit)
+        {
             return None;
         }
         Some(Self {
@@ -339,7 +346,11 @@ impl LocalId {
 
 impl fmt::Display for LocalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}{:02}{:02}", self.expert, self.letter, self.round, self.seq)
+        write!(
+            f,
+            "{}-{}{:02}{:02}",
+            self.expert, self.letter, self.round, self.seq
+        )
     }
 }
 
@@ -350,9 +361,15 @@ mod tests {
     #[test]
     fn display_ids_round_trip() {
         let id = EntityId::parse("P0102").unwrap();
-        assert_eq!((id.kind(), id.round(), id.seq()), (EntityKind::Perspective, 1, 2));
+        assert_eq!(
+            (id.kind(), id.round(), id.seq()),
+            (EntityKind::Perspective, 1, 2)
+        );
         assert_eq!(id.to_string(), "P0102");
-        assert_eq!(EntityId::parse("X0101"), Err(EntityIdError::UnknownType('X')));
+        assert_eq!(
+            EntityId::parse("X0101"),
+            Err(EntityIdError::UnknownType('X'))
+        );
         assert_eq!(EntityId::parse("P010"), Err(EntityIdError::Malformed));
         assert_eq!(EntityId::parse("P0100"), Err(EntityIdError::Malformed));
     }
@@ -368,7 +385,10 @@ mod tests {
 
     #[test]
     fn slugs_follow_titles_and_suffixes() {
-        assert_eq!(slugify("RFC 0058: Supersession").as_deref(), Some("rfc-0058-supersession"));
+        assert_eq!(
+            slugify("RFC 0058: Supersession").as_deref(),
+            Some("rfc-0058-supersession")
+        );
         assert_eq!(slugify("  --  "), None);
         let taken = ["rfc", "rfc-2"];
         let chosen = choose_dialogue_id("RFC", |s| taken.contains(&s)).unwrap();

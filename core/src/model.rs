@@ -310,7 +310,10 @@ mod tests {
         for status in Status::ALL {
             assert_eq!(Status::parse(status.as_str()), Some(*status));
         }
-        assert_eq!(RoundStatus::parse("in_progress"), Some(RoundStatus::InProgress));
+        assert_eq!(
+            RoundStatus::parse("in_progress"),
+            Some(RoundStatus::InProgress)
+        );
         assert_eq!(RefType::parse("supports"), None);
     }
 }

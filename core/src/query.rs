@@ -43,13 +43,21 @@ pub struct Subgraph {
 
 impl Graph {
     /// The edges of `id` in `direction`, restricted to `ref_types` when it is non-empty.
-    pub fn neighbours(&self, id: EntityId, direction: Direction, ref_types: &[RefType]) -> Vec<Neighbour> {
+    pub fn neighbours(
+        &self,
+        id: EntityId,
+        direction: Direction,
+        ref_types: &[RefType],
+    ) -> Vec<Neighbour> {
         let wanted = |r: RefType| ref_types.is_empty() || ref_types.contains(&r);
         let mut found = Vec::new();
         if matches!(direction, Direction::Out | Direction::Both) {
             found.extend(
                 self.edges
-                    .range((id, RefType::Resolve, EntityId::MIN)..=(id, RefType::Depend, EntityId::MAX))
+                    .range(
+                        (id, RefType::Resolve, EntityId::MIN)
+                            ..=(id, RefType::Depend, EntityId::MAX),
+                    )
                     .filter(|(_, e)| wanted(e.ref_type))
                     .map(|(_, e)| Neighbour {
                         direction: Direction::Out,
@@ -61,7 +69,10 @@ impl Graph {
         if matches!(direction, Direction::In | Direction::Both) {
             found.extend(
                 self.incoming
-                    .range((id, RefType::Resolve, EntityId::MIN)..=(id, RefType::Depend, EntityId::MAX))
+                    .range(
+                        (id, RefType::Resolve, EntityId::MIN)
+                            ..=(id, RefType::Depend, EntityId::MAX),
+                    )
                     .filter(|(_, r, _)| wanted(*r))
                     .filter_map(|(target, r, source)| self.edges.get(&(*source, *r, *target)))
                     .map(|e| Neighbour {
@@ -76,7 +87,13 @@ impl Graph {
 
     /// Every node within `depth` hops of `id` along edges in `direction` (of `ref_types`, or
     /// all), with the edges walked. Depth 0 is the entity alone.
-    pub fn k_hop(&self, id: EntityId, depth: usize, direction: Direction, ref_types: &[RefType]) -> Subgraph {
+    pub fn k_hop(
+        &self,
+        id: EntityId,
+        depth: usize,
+        direction: Direction,
+        ref_types: &[RefType],
+    ) -> Subgraph {
         let mut seen = BTreeSet::from([id]);
         let mut edges = BTreeMap::new();
         let mut queue = VecDeque::from([(id, 0usize)]);
@@ -93,7 +110,10 @@ impl Graph {
             }
         }
         Subgraph {
-            nodes: seen.iter().filter_map(|n| self.nodes.get(n).cloned()).collect(),
+            nodes: seen
+                .iter()
+                .filter_map(|n| self.nodes.get(n).cloned())
+                .collect(),
             edges: edges.into_values().collect(),
         }
     }
@@ -208,7 +228,12 @@ impl Graph {
                 .filter(|n| n.contributors.contains(expert))
                 .map(|n| n.id)
                 .collect(),
-            moves: self.moves.values().filter(|m| &m.expert == expert).cloned().collect(),
+            moves: self
+                .moves
+                .values()
+                .filter(|m| &m.expert == expert)
+                .cloned()
+                .collect(),
         }
     }
 
@@ -216,7 +241,11 @@ impl Graph {
     pub fn summary(&self) -> Summary {
         let mut by_kind: BTreeMap<EntityKind, BTreeMap<Status, usize>> = BTreeMap::new();
         for node in self.nodes.values() {
-            *by_kind.entry(node.kind).or_default().entry(node.status).or_default() += 1;
+            *by_kind
+                .entry(node.kind)
+                .or_default()
+                .entry(node.status)
+                .or_default() += 1;
         }
         Summary {
             dialogue: self.dialogue.clone(),
@@ -229,7 +258,10 @@ impl Graph {
                 .map(|(kind, statuses)| {
                     (
                         kind.plural().to_owned(),
-                        statuses.into_iter().map(|(s, n)| (s.as_str().to_owned(), n)).collect(),
+                        statuses
+                            .into_iter()
+                            .map(|(s, n)| (s.as_str().to_owned(), n))
+                            .collect(),
                     )
                 })
                 .collect(),

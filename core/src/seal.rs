@@ -34,10 +34,14 @@ pub enum SealError {
     /// The ciphertext does not open under this key and address: wrong key, wrong key version,
     /// altered bytes, or a ciphertext moved from another event, entity or dialogue.
     /// Callers report it as tampering or as the wrong key; it is never retryable.
-    #[error("sealed content at {address} (key version {key_version}) does not open: wrong key or altered data")]
+    #[error(
+        "sealed content at {address} (key version {key_version}) does not open: wrong key or altered data"
+    )]
     Open { address: String, key_version: u32 },
     /// A wrapped data key does not unwrap under the master key.
-    #[error("the data key of dialogue {dialogue} version {version} does not unwrap: the master key is wrong or the wrapped key was altered")]
+    #[error(
+        "the data key of dialogue {dialogue} version {version} does not unwrap: the master key is wrong or the wrapped key was altered"
+    )]
     Unwrap { dialogue: String, version: u32 },
     /// A key or wrapped key has the wrong length or encoding.
     #[error("malformed key material: {0}")]
@@ -59,9 +63,9 @@ impl SecretKey {
 
     /// Reads a key from a slice, which must be exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, SealError> {
-        let array: [u8; KEY_LEN] = bytes
-            .try_into()
-            .map_err(|_| SealError::Malformed(format!("a key is {KEY_LEN} bytes, got {}", bytes.len())))?;
+        let array: [u8; KEY_LEN] = bytes.try_into().map_err(|_| {
+            SealError::Malformed(format!("a key is {KEY_LEN} bytes, got {}", bytes.len()))
+        })?;
         Ok(Self(array))
     }
 
@@ -115,7 +119,12 @@ pub fn seal(
     seal_with_nonce(key, nonce, aad(address, key_version).as_bytes(), plaintext)
 }
 
-fn seal_with_nonce(key: &SecretKey, nonce: [u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Sealed {
+fn seal_with_nonce(
+    key: &SecretKey,
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Sealed {
     let ciphertext = match key.cipher().encrypt(
         &XNonce::from(nonce),
         Payload {
@@ -131,18 +140,38 @@ fn seal_with_nonce(key: &SecretKey, nonce: [u8; NONCE_LEN], aad: &[u8], plaintex
 }
 
 /// Opens a sealed field; fails when the key, key version, address or any byte differs.
-pub fn open(key: &SecretKey, key_version: u32, address: &str, sealed: &Sealed) -> Result<Vec<u8>, SealError> {
-    open_raw(key, &sealed.nonce, aad(address, key_version).as_bytes(), &sealed.ciphertext).map_err(|()| {
-        SealError::Open {
-            address: address.to_owned(),
-            key_version,
-        }
+pub fn open(
+    key: &SecretKey,
+    key_version: u32,
+    address: &str,
+    sealed: &Sealed,
+) -> Result<Vec<u8>, SealError> {
+    open_raw(
+        key,
+        &sealed.nonce,
+        aad(address, key_version).as_bytes(),
+        &sealed.ciphertext,
+    )
+    .map_err(|()| SealError::Open {
+        address: address.to_owned(),
+        key_version,
     })
 }
 
-fn open_raw(key: &SecretKey, nonce: &[u8; NONCE_LEN], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, ()> {
+fn open_raw(
+    key: &SecretKey,
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, ()> {
     key.cipher()
-        .decrypt(&XNonce::from(*nonce), Payload { msg: ciphertext, aad })
+        .decrypt(
+            &XNonce::from(*nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
         .map_err(|_| ())
 }
 
@@ -172,11 +201,15 @@ impl<'de> Deserialize<'de> for Sealed {
         }
         use serde::de::Error;
         let wire = Wire::deserialize(deserializer)?;
-        let nonce = BASE64.decode(wire.nonce.as_bytes()).map_err(D::Error::custom)?;
+        let nonce = BASE64
+            .decode(wire.nonce.as_bytes())
+            .map_err(D::Error::custom)?;
         let nonce: [u8; NONCE_LEN] = nonce
             .try_into()
             .map_err(|_| D::Error::custom("a nonce is 24 bytes"))?;
-        let ciphertext = BASE64.decode(wire.ct.as_bytes()).map_err(D::Error::custom)?;
+        let ciphertext = BASE64
+            .decode(wire.ct.as_bytes())
+            .map_err(D::Error::custom)?;
         if ciphertext.len() < TAG_LEN {
             return Err(D::Error::custom("a ciphertext is at least its 16-byte tag"));
         }
@@ -205,7 +238,9 @@ mod base64_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(deserializer)?;
-        BASE64.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+        BASE64
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -221,7 +256,12 @@ pub trait KeyProvider {
     ) -> Result<(SecretKey, WrappedKey), SealError>;
 
     /// Recovers a data key from its wrapped form; fails for another dialogue or version.
-    fn unwrap_data_key(&self, dialogue: &DialogueId, version: u32, wrapped: &WrappedKey) -> Result<SecretKey, SealError>;
+    fn unwrap_data_key(
+        &self,
+        dialogue: &DialogueId,
+        version: u32,
+        wrapped: &WrappedKey,
+    ) -> Result<SecretKey, SealError>;
 }
 
 /// The associated data of a wrapped data key: `dlg-wrap/v1/dialogue:{id}/key:{version}`.
@@ -259,7 +299,12 @@ impl KeyProvider for MasterKey {
         let data_key = SecretKey::generate(entropy);
         let mut nonce = [0u8; NONCE_LEN];
         entropy.fill(&mut nonce);
-        let sealed = seal_with_nonce(&self.0, nonce, wrap_aad(dialogue, version).as_bytes(), data_key.expose());
+        let sealed = seal_with_nonce(
+            &self.0,
+            nonce,
+            wrap_aad(dialogue, version).as_bytes(),
+            data_key.expose(),
+        );
         let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.ciphertext.len());
         bytes.extend_from_slice(&sealed.nonce);
         bytes.extend_from_slice(&sealed.ciphertext);
@@ -272,7 +317,12 @@ impl KeyProvider for MasterKey {
         ))
     }
 
-    fn unwrap_data_key(&self, dialogue: &DialogueId, version: u32, wrapped: &WrappedKey) -> Result<SecretKey, SealError> {
+    fn unwrap_data_key(
+        &self,
+        dialogue: &DialogueId,
+        version: u32,
+        wrapped: &WrappedKey,
+    ) -> Result<SecretKey, SealError> {
         if wrapped.provider != Self::PROVIDER {
             return Err(SealError::Malformed(format!(
                 "the data key of {dialogue} v{version} was wrapped by provider `{}`, not by a local master key",
@@ -290,12 +340,16 @@ impl KeyProvider for MasterKey {
         let nonce: [u8; NONCE_LEN] = nonce
             .try_into()
             .map_err(|_| SealError::Malformed("nonce".to_owned()))?;
-        let mut plain = open_raw(&self.0, &nonce, wrap_aad(dialogue, version).as_bytes(), ciphertext).map_err(
-            |()| SealError::Unwrap {
-                dialogue: dialogue.to_string(),
-                version,
-            },
-        )?;
+        let mut plain = open_raw(
+            &self.0,
+            &nonce,
+            wrap_aad(dialogue, version).as_bytes(),
+            ciphertext,
+        )
+        .map_err(|()| SealError::Unwrap {
+            dialogue: dialogue.to_string(),
+            version,
+        })?;
         let key = SecretKey::from_slice(&plain);
         plain.zeroize();
         key
@@ -335,9 +389,15 @@ mod tests {
         );
         let expected_tag = hex("c0875924c1c7987947deafd8780acf49");
         let sealed = seal_with_nonce(&key, nonce, &aad, plaintext);
-        assert_eq!(sealed.ciphertext[..plaintext.len()], expected_ciphertext[..]);
+        assert_eq!(
+            sealed.ciphertext[..plaintext.len()],
+            expected_ciphertext[..]
+        );
         assert_eq!(sealed.ciphertext[plaintext.len()..], expected_tag[..]);
-        assert_eq!(open_raw(&key, &nonce, &aad, &sealed.ciphertext).unwrap(), plaintext);
+        assert_eq!(
+            open_raw(&key, &nonce, &aad, &sealed.ciphertext).unwrap(),
+            plaintext
+        );
     }
 
     #[test]
@@ -350,10 +410,16 @@ mod tests {
 
         let other_key = SecretKey::generate(&mut entropy);
         assert!(open(&other_key, 1, address, &sealed).is_err(), "wrong key");
-        assert!(open(&key, 2, address, &sealed).is_err(), "wrong key version");
+        assert!(
+            open(&key, 2, address, &sealed).is_err(),
+            "wrong key version"
+        );
         let mut flipped = sealed.clone();
         flipped.ciphertext[0] ^= 1;
-        assert!(open(&key, 1, address, &flipped).is_err(), "flipped ciphertext byte");
+        assert!(
+            open(&key, 1, address, &flipped).is_err(),
+            "flipped ciphertext byte"
+        );
         for moved in [
             "dialogue:d/event:4/entity:perspective/P0101",
             "dialogue:d/event:3/entity:perspective/P0102",

@@ -52,10 +52,13 @@ pub struct MemoryLedger {
 
 impl MemoryLedger {
     /// Creates a dialogue with `create` under `dialogue`.
-    pub fn create(dialogue: &str, create: &CreateDialogue, seed: u64) -> Result<Self, PrepareError> {
-        let dialogue = DialogueId::parse(dialogue).map_err(|e| {
-            PrepareError::Commit(crate::commit::CommitError::Header(e.to_string()))
-        })?;
+    pub fn create(
+        dialogue: &str,
+        create: &CreateDialogue,
+        seed: u64,
+    ) -> Result<Self, PrepareError> {
+        let dialogue = DialogueId::parse(dialogue)
+            .map_err(|e| PrepareError::Commit(crate::commit::CommitError::Header(e.to_string())))?;
         let mut entropy = TestEntropy::new(seed);
         let key = SecretKey::generate(&mut entropy);
         let mut ledger = Self {
@@ -67,14 +70,24 @@ impl MemoryLedger {
         };
         let decision = decide_create(&ledger.graph, create)?;
         let header = ledger.header(None);
-        let encoded = seal_commit(header, decision.events, &ledger.graph.head_hash(), &ledger.key, &mut ledger.entropy)?;
+        let encoded = seal_commit(
+            header,
+            decision.events,
+            &ledger.graph.head_hash(),
+            &ledger.key,
+            &mut ledger.entropy,
+        )?;
         ledger.store(encoded);
         Ok(ledger)
     }
 
     fn next_time(&mut self) -> String {
         self.clock += 1;
-        format!("2026-03-12T20:{:02}:{:02}Z", (self.clock / 60) % 60, self.clock % 60)
+        format!(
+            "2026-03-12T20:{:02}:{:02}Z",
+            (self.clock / 60) % 60,
+            self.clock % 60
+        )
     }
 
     fn header(&mut self, idempotency_key: Option<&str>) -> CommitHeader {
