@@ -38,6 +38,36 @@ pub struct SealedCopy {
     pub sealed: Sealed,
 }
 
+/// Maps keyed by round number, written with string keys (`{"0": ..}`) so that they survive
+/// self-describing formats (JSON through serde's internally tagged enums, DynamoDB maps).
+mod round_keyed {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        map: &BTreeMap<u8, T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let keyed: BTreeMap<String, &T> = map.iter().map(|(k, v)| (format!("{k:02}"), v)).collect();
+        keyed.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<u8, T>, D::Error> {
+        let keyed = BTreeMap::<String, T>::deserialize(deserializer)?;
+        keyed
+            .into_iter()
+            .map(|(k, v)| {
+                k.parse::<u8>()
+                    .map(|k| (k, v))
+                    .map_err(|_| serde::de::Error::custom(format!("`{k}` is not a round number")))
+            })
+            .collect()
+    }
+}
+
 /// The dialogue itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetaItem {
@@ -60,10 +90,12 @@ pub struct ExpertItem {
     pub first_round: Option<u8>,
     pub joined_at: String,
     /// Score per round.
+    #[serde(with = "round_keyed")]
     pub scores: BTreeMap<u8, f64>,
     /// Role, description, focus, creation reason.
     pub profile: Option<SealedCopy>,
     /// Raw response text per round.
+    #[serde(with = "round_keyed")]
     pub responses: BTreeMap<u8, SealedCopy>,
     pub origin: Origin,
 }

@@ -16,6 +16,7 @@ pub mod command;
 pub mod commit;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod graph;
 pub mod ids;
 pub mod model;

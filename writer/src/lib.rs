@@ -1,1 +1,19 @@
-//! placeholder
+//! dlg-writer: the append path and the `dlg` command line of the dialogue ledger.
+//!
+//! - [`store`]: the storage ports (events, keys, graph) and their adapters.
+//! - [`keys`]: the local master key file, OS entropy, key rings.
+//! - [`ledger`]: the append path, idempotency, conflict retry, and the in-process projector.
+//! - [`audit`]: replay and verification.
+//! - [`cli`], [`render`], [`demo`]: the command line for people and tools.
+//!
+//! **Architecture Invariant:** only [`store`] adapters know SQL (or, later, DynamoDB attribute values).
+
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod cli;
+pub mod demo;
+pub mod keys;
+pub mod ledger;
+pub mod render;
+pub mod store;

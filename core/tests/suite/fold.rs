@@ -183,8 +183,13 @@ proptest! {
         }
         let expected: BTreeMap<String, GraphItem> = rebuilt.items().into_iter().map(|i| (i.sort_key(), i)).collect();
         prop_assert_eq!(store, expected);
-        // And the stored items assemble back into the same graph.
-        prop_assert_eq!(Graph::from_items(rebuilt.dialogue.clone(), rebuilt.items()), rebuilt);
+        // And the items, stored as JSON and read back, assemble into the same graph.
+        let stored: Vec<GraphItem> = rebuilt
+            .items()
+            .iter()
+            .map(|item| serde_json::from_str(&serde_json::to_string(item).unwrap()).unwrap())
+            .collect();
+        prop_assert_eq!(Graph::from_items(rebuilt.dialogue.clone(), stored), rebuilt);
     }
 
     #[test]

@@ -1,0 +1,247 @@
+//! The `dialogue.json` export of DOMAIN.md, produced from the graph alone. Sealed content is
+//! opened through a caller-supplied function (core holds no keys); content that cannot be opened
+//! (a shredded dialogue) is exported as `null`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::graph::{Graph, NodeItem, SealedCopy};
+use crate::ids::{EntityId, EntityKind};
+use crate::model::RefType;
+use crate::query::Direction;
+
+/// Opens sealed content, or `None` when it cannot be opened.
+pub type Opener<'a> = &'a dyn Fn(&SealedCopy) -> Option<Map<String, Value>>;
+
+fn field(opener: Opener<'_>, copy: Option<&SealedCopy>, name: &str) -> Value {
+    copy.and_then(opener)
+        .and_then(|mut map| map.remove(name))
+        .unwrap_or(Value::Null)
+}
+
+/// The export of one dialogue.
+pub fn dialogue_json(graph: &Graph, opener: Opener<'_>) -> Value {
+    let meta = graph.meta.as_ref();
+    let meta_content = meta.and_then(|m| m.content.as_ref());
+    let experts: Vec<Value> = graph
+        .experts
+        .values()
+        .map(|e| {
+            let profile = e.profile.as_ref();
+            let scores: Map<String, Value> = e
+                .scores
+                .iter()
+                .map(|(r, s)| (r.to_string(), json!(s)))
+                .collect();
+            json!({
+                "slug": e.expert,
+                "role": field(opener, profile, "role"),
+                "description": field(opener, profile, "description"),
+                "focus": field(opener, profile, "focus"),
+                "tier": e.tier,
+                "source": e.source,
+                "creation_reason": field(opener, profile, "creation_reason"),
+                "relevance": e.relevance,
+                "color": e.color,
+                "first_round": e.first_round,
+                "scores": scores,
+                "total": e.scores.values().sum::<f64>(),
+            })
+        })
+        .collect();
+
+    let mut export = json!({
+        "id": graph.dialogue,
+        "title": field(opener, meta_content, "title"),
+        "question": field(opener, meta_content, "question"),
+        "date": meta.map(|m| m.created_at.get(..10).unwrap_or(&m.created_at).to_owned()),
+        "created_at": meta.map(|m| m.created_at.clone()),
+        "status": meta.map(|m| m.status),
+        "totalRounds": graph.total_rounds(),
+        "totalAlignment": graph.total_alignment(),
+        "experts": experts,
+        "rounds_data": rounds_data(graph, opener),
+        "verdicts": verdicts(graph, opener),
+    });
+    if let Some(object) = export.as_object_mut() {
+        for kind in EntityKind::ALL {
+            let entities: Vec<Value> = graph
+                .entities(Some(kind), &[])
+                .into_iter()
+                .map(|node| entity(graph, node, opener))
+                .collect();
+            object.insert(kind.plural().to_owned(), Value::Array(entities));
+        }
+    }
+    export
+}
+
+fn targets(graph: &Graph, id: EntityId, ref_types: &[RefType]) -> Vec<String> {
+    graph
+        .neighbours(id, Direction::Out, ref_types)
+        .into_iter()
+        .map(|n| n.other.to_string())
+        .collect()
+}
+
+fn entity(graph: &Graph, node: &NodeItem, opener: Opener<'_>) -> Value {
+    let content = node.content.as_ref();
+    let text_name = if node.kind == EntityKind::Tension {
+        "description"
+    } else {
+        "content"
+    };
+    let mut events = vec![json!({
+        "type": "created",
+        "round": node.round,
+        "by": node.contributors,
+        "at": node.created_at,
+    })];
+    for change in &node.history {
+        events.push(json!({
+            "type": change.to,
+            "from": change.from,
+            "round": change.round,
+            "by": change.actors,
+            "reference": change.via,
+            "reason": field(opener, change.reason.as_ref(), "reason"),
+            "at": change.time,
+        }));
+    }
+    let related_perspectives: Vec<String> = graph
+        .neighbours(node.id, Direction::Both, &[])
+        .into_iter()
+        .filter(|n| n.other.kind() == EntityKind::Perspective)
+        .map(|n| n.other.to_string())
+        .collect();
+    let mut value = json!({
+        "id": node.id,
+        "local_id": node.local_id,
+        "label": field(opener, content, "label"),
+        text_name: field(opener, content, text_name),
+        "status": node.status,
+        "origin": {"round": node.round, "contributors": node.contributors},
+        "events": events,
+        "relatedPerspectives": related_perspectives,
+        "addresses_tensions": targets(graph, node.id, &[RefType::Address, RefType::Resolve, RefType::Reopen]),
+        "builds_on": targets(graph, node.id, &[RefType::Refine]),
+        "supports": targets(graph, node.id, &[RefType::Support]),
+        "opposes": targets(graph, node.id, &[RefType::Oppose]),
+        "questions": targets(graph, node.id, &[RefType::Question]),
+        "depends_on": targets(graph, node.id, &[RefType::Depend]),
+    });
+    if node.kind == EntityKind::Recommendation
+        && let Some(object) = value.as_object_mut()
+    {
+        object.insert(
+            "parameters".to_owned(),
+            field(opener, content, "parameters"),
+        );
+        object.insert(
+            "adopted_in_verdict".to_owned(),
+            json!(graph.adopted_in_verdict(node.id)),
+        );
+    }
+    value
+}
+
+fn rounds_data(graph: &Graph, opener: Opener<'_>) -> Vec<Value> {
+    graph
+        .rounds
+        .values()
+        .map(|round| {
+            let mut per_expert: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+            for node in graph.nodes.values().filter(|n| n.round == round.round) {
+                for contributor in &node.contributors {
+                    per_expert
+                        .entry(contributor.to_string())
+                        .or_default()
+                        .push(json!({
+                            "type": node.kind,
+                            "action": match node.kind {
+                                EntityKind::Perspective => "added",
+                                EntityKind::Recommendation => "proposed",
+                                EntityKind::Tension => "raised",
+                                EntityKind::Evidence => "cited",
+                                EntityKind::Claim => "asserted",
+                            },
+                            "id": node.id,
+                        }));
+                }
+            }
+            for node in graph.nodes.values() {
+                for change in node.history.iter().filter(|c| c.round == round.round) {
+                    for actor in &change.actors {
+                        per_expert.entry(actor.clone()).or_default().push(json!({
+                            "type": node.kind,
+                            "action": change.to,
+                            "id": node.id,
+                            "via": change.via,
+                        }));
+                    }
+                }
+            }
+            for m in graph.moves.values().filter(|m| m.round == round.round) {
+                per_expert
+                    .entry(m.expert.to_string())
+                    .or_default()
+                    .push(json!({
+                        "type": "move",
+                        "action": m.kind,
+                        "targets": m.targets,
+                        "context": field(opener, m.context.as_ref(), "context"),
+                    }));
+            }
+            let experts: Map<String, Value> = per_expert
+                .into_iter()
+                .map(|(expert, actions)| {
+                    let score = expert_score(graph, &expert, round.round);
+                    (expert, json!({"score": score, "actions": actions}))
+                })
+                .collect();
+            json!({
+                "round": round.round,
+                "title": field(opener, round.title.as_ref(), "title"),
+                "status": round.status,
+                "score": round.score,
+                "summary": field(opener, round.summary.as_ref(), "summary"),
+                "experts": experts,
+            })
+        })
+        .collect()
+}
+
+fn expert_score(graph: &Graph, expert: &str, round: u8) -> Option<f64> {
+    graph
+        .experts
+        .values()
+        .find(|e| e.expert.as_str() == expert)
+        .and_then(|e| e.scores.get(&round).copied())
+}
+
+fn verdicts(graph: &Graph, opener: Opener<'_>) -> Vec<Value> {
+    graph
+        .verdicts
+        .values()
+        .map(|v| {
+            let context = graph.verdict_context(&v.verdict);
+            let content = v.content.as_ref();
+            json!({
+                "verdict_id": v.verdict,
+                "type": v.verdict_type,
+                "round": v.round,
+                "author_expert": v.author_expert,
+                "recommendation": field(opener, content, "recommendation"),
+                "description": field(opener, content, "description"),
+                "conditions": field(opener, content, "conditions"),
+                "vote": v.vote,
+                "confidence": v.confidence,
+                "supporting_experts": v.supporting_experts,
+                "issued_at": v.issued_at,
+                "resolved": context.as_ref().map(|c| c.resolved.clone()),
+                "adopted": context.as_ref().map(|c| c.adopted.clone()),
+            })
+        })
+        .collect()
+}

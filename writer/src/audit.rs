@@ -1,0 +1,205 @@
+//! `dlg audit`: replay a dialogue and prove it unaltered. Verifies the chain (and a digest if
+//! given), opens every sealed field with its associated data, rebuilds the graph in memory and
+//! diffs it against the stored graph. Read-only: it never repairs what it finds.
+
+use serde::Serialize;
+
+use dlg_core::chain::{self, Digest};
+use dlg_core::commit::Commit;
+use dlg_core::graph::{Drift, Graph, diff_items};
+use dlg_core::ids::DialogueId;
+
+use crate::ledger::{Ledger, LedgerError};
+use crate::store::{CommitRow, Store};
+
+/// One problem found, with the commit it is at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub commit: u64,
+    /// `missing_commit`, `broken_link`, `malformed`, `wrong_dialogue`, `out_of_place`,
+    /// `sequence_break`, `digest_mismatch`, `truncated`, `bad_ciphertext`, `projection_drift`.
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The outcome of auditing one dialogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    pub dialogue: String,
+    pub commits: u64,
+    pub events: u64,
+    /// Hash of the last verified commit.
+    pub head: String,
+    /// Sealed fields opened successfully.
+    pub sealed_fields_opened: u64,
+    /// True when the dialogue's keys were deleted: content is reported, not opened.
+    pub shredded: bool,
+    pub problems: Vec<Problem>,
+    /// Things worth knowing that are not tampering (a projection that is behind).
+    pub warnings: Vec<String>,
+}
+
+impl AuditReport {
+    /// Whether nothing is wrong.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn problem_kind(problem: &chain::ChainProblem) -> String {
+    serde_json::to_value(problem)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "chain".to_owned())
+}
+
+impl<S: Store> Ledger<S> {
+    /// Audits one dialogue, optionally against a digest kept earlier.
+    pub async fn audit(
+        &self,
+        dialogue: &DialogueId,
+        digest: Option<&Digest>,
+    ) -> Result<AuditReport, LedgerError> {
+        let rows = self.store().commits(dialogue, 1).await?;
+        if rows.is_empty() {
+            return Err(LedgerError::NotFound(dialogue.to_string()));
+        }
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+
+        // 1. The chain, over the bytes as stored.
+        let stored = rows.iter().map(CommitRow::as_stored);
+        let verified = match digest {
+            Some(digest) => chain::verify_against(digest, stored),
+            None => chain::verify(dialogue, stored),
+        };
+        let verified_upto = match &verified {
+            Ok(head) => head.commit,
+            Err(error) => {
+                problems.push(Problem {
+                    commit: error.commit,
+                    kind: problem_kind(&error.problem),
+                    detail: format!("{:?}", error.problem),
+                });
+                error.commit.saturating_sub(1)
+            }
+        };
+
+        // 2. Every sealed field opens under its address.
+        let ring = self.key_ring(dialogue).await?;
+        let shredded = ring.is_empty();
+        let mut opened = 0;
+        let mut events = 0;
+        for row in &rows {
+            let Ok(commit) = Commit::decode(&row.bytes) else {
+                if !problems.iter().any(|p| p.commit == row.number) {
+                    problems.push(Problem {
+                        commit: row.number,
+                        kind: "malformed".to_owned(),
+                        detail: "the stored bytes do not decode as a commit".to_owned(),
+                    });
+                }
+                continue;
+            };
+            events += commit.events.len() as u64;
+            if shredded {
+                continue;
+            }
+            let Some(key) = ring.get(commit.header.key_version) else {
+                problems.push(Problem {
+                    commit: row.number,
+                    kind: "bad_ciphertext".to_owned(),
+                    detail: format!("no data key of version {}", commit.header.key_version),
+                });
+                continue;
+            };
+            for event in &commit.events {
+                match commit.open_event(event, key) {
+                    Ok(Some(_)) => opened += 1,
+                    Ok(None) => {}
+                    Err(error) => problems.push(Problem {
+                        commit: row.number,
+                        kind: "bad_ciphertext".to_owned(),
+                        detail: format!("event {}: {error}", event.seq),
+                    }),
+                }
+            }
+        }
+
+        // 3. The stored graph equals a rebuild from the verified commits.
+        let stored_items = self.store().graph_items(dialogue).await?;
+        let stored_graph = Graph::from_items(dialogue.clone(), stored_items.clone());
+        let checkpoint = stored_graph.checkpoint.commit;
+        if checkpoint > verified_upto && verified.is_ok() {
+            problems.push(Problem {
+                commit: checkpoint,
+                kind: "projection_drift".to_owned(),
+                detail: format!("the graph's checkpoint is at commit {checkpoint}, beyond the last commit {verified_upto}"),
+            });
+        } else {
+            if checkpoint < verified_upto {
+                warnings.push(format!(
+                    "the graph is {} commit(s) behind the events; any read catches it up, or run `dlg rebuild`",
+                    verified_upto - checkpoint
+                ));
+            }
+            let upto = checkpoint.min(verified_upto) as usize;
+            match Graph::rebuild(
+                dialogue.clone(),
+                rows[..upto].iter().map(|r| r.bytes.as_slice()),
+            ) {
+                Ok(rebuilt) => {
+                    let compare_stored = if upto == 0 && stored_items.is_empty() {
+                        Vec::new()
+                    } else {
+                        stored_items
+                    };
+                    let rebuilt_items = if upto == 0 {
+                        Vec::new()
+                    } else {
+                        rebuilt.items()
+                    };
+                    for drift in diff_items(&compare_stored, &rebuilt_items) {
+                        let (commit, detail) = match &drift {
+                            Drift::Missing { key, commit } => {
+                                (*commit, format!("graph item {key} is missing"))
+                            }
+                            Drift::Extra { key, commit } => {
+                                (*commit, format!("graph item {key} should not exist"))
+                            }
+                            Drift::Changed { key, commit } => (
+                                *commit,
+                                format!("graph item {key} differs from the rebuild"),
+                            ),
+                        };
+                        problems.push(Problem {
+                            commit,
+                            kind: "projection_drift".to_owned(),
+                            detail,
+                        });
+                    }
+                }
+                Err(error) => problems.push(Problem {
+                    commit: verified_upto,
+                    kind: "projection_drift".to_owned(),
+                    detail: format!("the commits do not fold: {error}"),
+                }),
+            }
+        }
+        let head = match &verified {
+            Ok(head) => chain::to_hex(&head.hash),
+            Err(_) => String::new(),
+        };
+        problems.sort_by_key(|p| p.commit);
+        Ok(AuditReport {
+            dialogue: dialogue.to_string(),
+            commits: rows.len() as u64,
+            events,
+            head,
+            sealed_fields_opened: opened,
+            shredded,
+            problems,
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,170 @@
+//! Key material at the edges: the local master key file, the OS entropy source, and the key
+//! ring of one dialogue (its unwrapped data keys by version) used to open sealed content.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use dlg_core::graph::SealedCopy;
+use dlg_core::seal::{self, Entropy, KEY_LEN, MasterKey, SealError, SecretKey};
+use rand::Rng as _;
+use serde_json::{Map, Value};
+
+/// Random bytes from a CSPRNG seeded by the operating system.
+#[derive(Debug, Default)]
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&mut self, dest: &mut [u8]) {
+        rand::rng().fill_bytes(dest);
+    }
+}
+
+/// Problems with the local master key file. Each names the file and says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFileError {
+    /// The file is missing but the store holds dialogues sealed under it.
+    #[error(
+        "the master key file {path} is missing, but the store already holds dialogues sealed under it: restore the file from your backup (dlg never creates a new key over existing data)"
+    )]
+    Missing { path: PathBuf },
+    /// The file is readable by others.
+    #[error(
+        "the master key file {path} has mode {mode:o}; it must be readable by its owner only: run `chmod 600 {path}`"
+    )]
+    LooseMode { path: PathBuf, mode: u32 },
+    /// The file is not 32 bytes.
+    #[error(
+        "the master key file {path} is {length} bytes, not {KEY_LEN}: it is damaged or not a dlg key; restore it from your backup"
+    )]
+    Malformed { path: PathBuf, length: usize },
+    /// The file could not be read or written.
+    #[error("cannot use the master key file {path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+}
+
+/// The master key file in a data directory: `master.key`, 32 raw bytes, mode 0600.
+#[derive(Debug, Clone)]
+pub struct MasterKeyFile {
+    path: PathBuf,
+}
+
+impl MasterKeyFile {
+    /// The key file of a data directory.
+    pub fn in_dir(home: &Path) -> Self {
+        Self {
+            path: home.join("master.key"),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the key. When the file does not exist it is created with a fresh key if
+    /// `may_create` (the store is empty), and refused otherwise.
+    pub fn load(&self, may_create: bool) -> Result<MasterKey, KeyFileError> {
+        let io = |e: std::io::Error| KeyFileError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return if may_create {
+                    self.create()
+                } else {
+                    Err(KeyFileError::Missing {
+                        path: self.path.clone(),
+                    })
+                };
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::LooseMode {
+                path: self.path.clone(),
+                mode,
+            });
+        }
+        let mut bytes = Vec::with_capacity(KEY_LEN);
+        Read::by_ref(&mut file)
+            .take(KEY_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        let key = SecretKey::from_slice(&bytes).map_err(|_| KeyFileError::Malformed {
+            path: self.path.clone(),
+            length: bytes.len(),
+        });
+        bytes.fill(0);
+        Ok(MasterKey::new(key?))
+    }
+
+    fn create(&self) -> Result<MasterKey, KeyFileError> {
+        let io = |e: std::io::Error| KeyFileError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let key = SecretKey::generate(&mut OsEntropy);
+        // create_new: two processes starting at once cannot both write a key; the loser reads
+        // the winner's.
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&self.path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                return self.load(false);
+            }
+            Err(e) => return Err(io(e)),
+        };
+        file.write_all(key.expose()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(MasterKey::new(key))
+    }
+}
+
+/// The unwrapped data keys of one dialogue, by version.
+#[derive(Debug, Default)]
+pub struct KeyRing {
+    keys: BTreeMap<u32, SecretKey>,
+}
+
+impl KeyRing {
+    /// A ring of the given keys.
+    pub fn new(keys: BTreeMap<u32, SecretKey>) -> Self {
+        Self { keys }
+    }
+
+    /// The newest version and its key, used for new commits.
+    pub fn current(&self) -> Option<(u32, &SecretKey)> {
+        self.keys.iter().next_back().map(|(v, k)| (*v, k))
+    }
+
+    /// The key of a version.
+    pub fn get(&self, version: u32) -> Option<&SecretKey> {
+        self.keys.get(&version)
+    }
+
+    /// Whether the ring holds no key (the dialogue was shredded).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Opens sealed content copied into a graph item.
+    pub fn open(&self, copy: &SealedCopy) -> Result<Map<String, Value>, SealError> {
+        let key = self.get(copy.key_version).ok_or_else(|| SealError::Open {
+            address: copy.address.clone(),
+            key_version: copy.key_version,
+        })?;
+        let plain = seal::open(key, copy.key_version, &copy.address, &copy.sealed)?;
+        dlg_core::commit::parse_content(&copy.address, &plain)
+    }
+}

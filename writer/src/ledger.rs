@@ -1,0 +1,531 @@
+//! The ledger service: the append path (fold, idempotency, decide, seal, conditional put, retry
+//! on conflict), the in-process projector that catches the graph up after each append, and the
+//! reads built on them. Generic over the backend; the same code runs on SQLite and DynamoDB.
+
+use std::collections::BTreeMap;
+
+use dlg_core::append::{AppendContext, PrepareError, Receipt, prepare};
+use dlg_core::chain::{self, ChainError, Digest};
+use dlg_core::command::{Command, CreateDialogue, dialogue_id_for};
+use dlg_core::commit::{Commit, request_fingerprint};
+use dlg_core::error::Rejected;
+use dlg_core::graph::{ApplyError, ApplyOutcome, Graph, GraphItem};
+use dlg_core::ids::DialogueId;
+use dlg_core::seal::{KeyProvider, SealError};
+
+use crate::keys::{KeyFileError, KeyRing, OsEntropy};
+use crate::store::{CommitRow, Store, StoreError};
+
+/// How many times an append re-reads, re-validates and retries after losing a race.
+pub const MAX_APPEND_ATTEMPTS: usize = 64;
+
+/// Errors of the ledger service; the CLI maps each to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The command is invalid: every error, nothing stored. Fix the request and resend.
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    /// No such dialogue.
+    #[error("there is no dialogue `{0}`: list dialogues with `dlg list`")]
+    NotFound(String),
+    /// The request is not usable (malformed JSON, bad header fields, too large).
+    #[error("{0}")]
+    Input(String),
+    /// The same idempotency key was used for a different request.
+    #[error(
+        "idempotency key `{key}` was already used for a different request (commit {commit} of {dialogue}): use a new key for a new request"
+    )]
+    IdempotencyMismatch {
+        dialogue: String,
+        key: String,
+        commit: u64,
+    },
+    /// The dialogue's data keys were deleted: its content is gone for good.
+    #[error(
+        "dialogue `{0}` was shredded: its content key is deleted, so nothing more can be recorded or read in it"
+    )]
+    Shredded(String),
+    /// The master key does not open the dialogue's data key.
+    #[error(
+        "the master key {source_name} does not open the data key of dialogue `{dialogue}`: it is not the key this ledger was written with"
+    )]
+    WrongKey {
+        dialogue: String,
+        source_name: String,
+    },
+    /// The master key file is missing, loose or damaged.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// The stored chain does not verify; nothing is appended onto it.
+    #[error("dialogue `{dialogue}` fails verification at commit {}: {:?}; run `dlg audit {dialogue}`", error.commit, error.problem)]
+    Tampered { dialogue: String, error: ChainError },
+    /// The projection cannot be advanced (the events table holds an unusable commit).
+    #[error("the projection of `{dialogue}` cannot apply a commit: {error}")]
+    Projection { dialogue: String, error: ApplyError },
+    /// Too many concurrent writers kept winning the race.
+    #[error(
+        "gave up after {attempts} attempts: other writers kept appending to `{dialogue}`; retry with the same idempotency key"
+    )]
+    Contention { dialogue: String, attempts: usize },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who writes, when, and the idempotency key.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub actor: String,
+    /// RFC 3339 UTC; `None` takes the current time.
+    pub time: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+impl WriteOptions {
+    /// Options for `actor` at the current time without an idempotency key.
+    pub fn by(actor: &str) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            time: None,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// The current time in RFC 3339 UTC with microseconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+/// The ledger over one store and one key provider.
+pub struct Ledger<S> {
+    store: S,
+    keys: Box<dyn KeyProvider + Send + Sync>,
+    /// Names the master key in messages (a file path, a KMS key id).
+    key_source: String,
+}
+
+impl<S> std::fmt::Debug for Ledger<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("key_source", &self.key_source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A dialogue's commits as read, verified and folded.
+#[derive(Debug)]
+pub struct Folded {
+    pub rows: Vec<CommitRow>,
+    pub graph: Graph,
+}
+
+impl<S: Store> Ledger<S> {
+    /// A ledger over `store`, wrapping data keys with `keys` (named `key_source` in messages).
+    pub fn new(
+        store: S,
+        keys: Box<dyn KeyProvider + Send + Sync>,
+        key_source: impl Into<String>,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            key_source: key_source.into(),
+        }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Every dialogue id.
+    pub async fn dialogues(&self) -> Result<Vec<DialogueId>, LedgerError> {
+        Ok(self.store.dialogues().await?)
+    }
+
+    /// Reads, verifies and folds a dialogue's commits. Fails with `NotFound` for no commits.
+    pub async fn fold(&self, dialogue: &DialogueId) -> Result<Folded, LedgerError> {
+        let rows = self.store.commits(dialogue, 1).await?;
+        if rows.is_empty() {
+            return Err(LedgerError::NotFound(dialogue.to_string()));
+        }
+        chain::verify(dialogue, rows.iter().map(CommitRow::as_stored)).map_err(|error| {
+            LedgerError::Tampered {
+                dialogue: dialogue.to_string(),
+                error,
+            }
+        })?;
+        let graph = Graph::rebuild(dialogue.clone(), rows.iter().map(|r| r.bytes.as_slice()))
+            .map_err(|error| LedgerError::Projection {
+                dialogue: dialogue.to_string(),
+                error,
+            })?;
+        Ok(Folded { rows, graph })
+    }
+
+    /// The dialogue's key ring (empty after shredding).
+    pub async fn key_ring(&self, dialogue: &DialogueId) -> Result<KeyRing, LedgerError> {
+        let wrapped = self.store.wrapped_keys(dialogue).await?;
+        let mut keys = BTreeMap::new();
+        for (version, wrapped) in wrapped {
+            let key = self
+                .keys
+                .unwrap_data_key(dialogue, version, &wrapped)
+                .map_err(|e| self.key_error(dialogue, e))?;
+            keys.insert(version, key);
+        }
+        Ok(KeyRing::new(keys))
+    }
+
+    fn key_error(&self, dialogue: &DialogueId, error: SealError) -> LedgerError {
+        match error {
+            SealError::Unwrap { .. } => LedgerError::WrongKey {
+                dialogue: dialogue.to_string(),
+                source_name: self.key_source.clone(),
+            },
+            other => LedgerError::Input(other.to_string()),
+        }
+    }
+
+    /// Creates a dialogue: chooses its id from the title (suffixing a taken slug), creates its
+    /// data key, and appends commit 1.
+    pub async fn create_dialogue(
+        &self,
+        create: &CreateDialogue,
+        options: &WriteOptions,
+    ) -> Result<Receipt, LedgerError> {
+        let command = Command::CreateDialogue(create.clone());
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let taken: Vec<DialogueId> = self.store.dialogues().await?;
+            if let Some(key) = &options.idempotency_key
+                && let Some(receipt) = self.replay_create(&taken, create, &command, key).await?
+            {
+                return Ok(receipt);
+            }
+            let dialogue =
+                dialogue_id_for(&create.title, |id| taken.iter().any(|t| t.as_str() == id))?;
+            match self.append(&dialogue, &command, options, true).await {
+                // Another writer took this id between our read and our write: choose again.
+                Err(LedgerError::Store(StoreError::Conflict { .. })) => continue,
+                other => return other,
+            }
+        }
+        Err(LedgerError::Contention {
+            dialogue: create.title.clone(),
+            attempts: MAX_APPEND_ATTEMPTS,
+        })
+    }
+
+    /// A retried creation: the dialogue among those this title could have created whose first
+    /// commit carries the idempotency key.
+    async fn replay_create(
+        &self,
+        taken: &[DialogueId],
+        create: &CreateDialogue,
+        command: &Command,
+        idempotency_key: &str,
+    ) -> Result<Option<Receipt>, LedgerError> {
+        let Some(base) = dlg_core::ids::slugify(&create.title) else {
+            return Ok(None);
+        };
+        let candidates = taken.iter().filter(|id| {
+            id.as_str() == base
+                || id
+                    .as_str()
+                    .strip_prefix(&base)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+        });
+        for dialogue in candidates {
+            let rows = self.store.commits(dialogue, 1).await?;
+            let Some(first) = rows.first() else { continue };
+            let Ok(commit) = Commit::decode(&first.bytes) else {
+                continue;
+            };
+            if commit.header.idempotency_key.as_deref() != Some(idempotency_key) {
+                continue;
+            }
+            let ring = self.key_ring(dialogue).await?;
+            let Some((_, key)) = ring.current() else {
+                return Err(LedgerError::Shredded(dialogue.to_string()));
+            };
+            let fingerprint = request_fingerprint(key, &command.canonical_bytes());
+            return replay(dialogue, &rows[..1], idempotency_key, &fingerprint);
+        }
+        Ok(None)
+    }
+
+    /// Runs a command against an existing dialogue.
+    pub async fn execute(
+        &self,
+        dialogue: &DialogueId,
+        command: &Command,
+        options: &WriteOptions,
+    ) -> Result<Receipt, LedgerError> {
+        if matches!(command, Command::CreateDialogue(_)) {
+            return Err(LedgerError::Input(
+                "use create_dialogue to create a dialogue".to_owned(),
+            ));
+        }
+        self.append(dialogue, command, options, false).await
+    }
+
+    async fn data_key_for_write(
+        &self,
+        dialogue: &DialogueId,
+        creating: bool,
+    ) -> Result<KeyRing, LedgerError> {
+        let ring = self.key_ring(dialogue).await?;
+        if !ring.is_empty() {
+            return Ok(ring);
+        }
+        if !creating {
+            return Err(LedgerError::Shredded(dialogue.to_string()));
+        }
+        let (_, wrapped) = self
+            .keys
+            .new_data_key(dialogue, 1, &mut OsEntropy)
+            .map_err(|e| self.key_error(dialogue, e))?;
+        match self.store.put_wrapped_key(dialogue, 1, &wrapped).await {
+            // A concurrent creator (or an earlier failed attempt) stored one first: use that.
+            Ok(()) | Err(StoreError::KeyExists { .. }) => self.key_ring(dialogue).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn append(
+        &self,
+        dialogue: &DialogueId,
+        command: &Command,
+        options: &WriteOptions,
+        creating: bool,
+    ) -> Result<Receipt, LedgerError> {
+        let time = options.time.clone().unwrap_or_else(now);
+        for attempt in 0..MAX_APPEND_ATTEMPTS {
+            let (rows, graph) = if creating {
+                let rows = self.store.commits(dialogue, 1).await?;
+                if !rows.is_empty() {
+                    return Err(StoreError::Conflict {
+                        dialogue: dialogue.to_string(),
+                        expected: 1,
+                        actual: rows.len() as u64,
+                    }
+                    .into());
+                }
+                (rows, Graph::new(dialogue.clone()))
+            } else {
+                let folded = self.fold(dialogue).await?;
+                (folded.rows, folded.graph)
+            };
+            if !creating && self.store.wrapped_keys(dialogue).await?.is_empty() {
+                return Err(LedgerError::Shredded(dialogue.to_string()));
+            }
+            let ring = self.data_key_for_write(dialogue, creating).await?;
+            let Some((key_version, key)) = ring.current() else {
+                return Err(LedgerError::Shredded(dialogue.to_string()));
+            };
+            if let Some(idempotency_key) = &options.idempotency_key
+                && let Some(receipt) = replay(
+                    dialogue,
+                    &rows,
+                    idempotency_key,
+                    &request_fingerprint(key, &command.canonical_bytes()),
+                )?
+            {
+                return Ok(receipt);
+            }
+            let context = AppendContext {
+                actor: &options.actor,
+                time: &time,
+                idempotency_key: options.idempotency_key.as_deref(),
+                key,
+                key_version,
+            };
+            let encoded =
+                prepare(&graph, command, &context, &mut OsEntropy).map_err(|e| match e {
+                    PrepareError::Rejected(rejected) => LedgerError::Rejected(rejected),
+                    PrepareError::Commit(error) => LedgerError::Input(error.to_string()),
+                })?;
+            let row = CommitRow {
+                number: encoded.commit.header.commit,
+                bytes: encoded.bytes.clone(),
+                hash: encoded.hash,
+            };
+            match self
+                .store
+                .append(dialogue, &row, options.idempotency_key.as_deref())
+                .await
+            {
+                Ok(()) => {
+                    // The graph is derived data: a failure to project is repaired by the next
+                    // catch-up and never undoes an acknowledged commit.
+                    if let Err(error) = self.catch_up(dialogue).await {
+                        tracing::warn!(%dialogue, %error, "the projection is behind; the next read catches it up");
+                    }
+                    return Ok(Receipt::of(&encoded.commit, &encoded.hash));
+                }
+                Err(StoreError::Conflict { .. }) if creating => {
+                    return Err(StoreError::Conflict {
+                        dialogue: dialogue.to_string(),
+                        expected: 1,
+                        actual: 1,
+                    }
+                    .into());
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    // Lost the race: back off a little (more with each attempt), re-read, re-validate.
+                    let pause = 1 + (attempt as u64 % 8) * u64::from(rand_byte() % 4 + 1);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LedgerError::Contention {
+            dialogue: dialogue.to_string(),
+            attempts: MAX_APPEND_ATTEMPTS,
+        })
+    }
+
+    /// The in-process projector: applies every commit after the stored checkpoint with the core
+    /// fold (checkpoint rule included) and writes the changed items with the new checkpoint.
+    /// Returns the up-to-date graph.
+    pub async fn catch_up(&self, dialogue: &DialogueId) -> Result<Graph, LedgerError> {
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let items = self.store.graph_items(dialogue).await?;
+            let mut graph = Graph::from_items(dialogue.clone(), items);
+            let start = graph.checkpoint.commit;
+            let rows = self.store.commits(dialogue, start + 1).await?;
+            if rows.is_empty() {
+                return Ok(graph);
+            }
+            let mut changed: BTreeMap<String, GraphItem> = BTreeMap::new();
+            for row in &rows {
+                let outcome = graph
+                    .apply(&row.bytes)
+                    .map_err(|error| LedgerError::Projection {
+                        dialogue: dialogue.to_string(),
+                        error,
+                    })?;
+                match outcome {
+                    ApplyOutcome::Applied(items) => {
+                        for item in items {
+                            changed.insert(item.sort_key(), item);
+                        }
+                    }
+                    ApplyOutcome::AlreadyApplied => {}
+                    ApplyOutcome::Gap { from, .. } => {
+                        return Err(LedgerError::Projection {
+                            dialogue: dialogue.to_string(),
+                            error: ApplyError::Inconsistent {
+                                commit: from,
+                                seq: 0,
+                                reason: format!("commit {from} is missing from the events table"),
+                            },
+                        });
+                    }
+                }
+            }
+            let items: Vec<GraphItem> = changed.into_values().collect();
+            match self.store.put_graph_items(dialogue, &items, start).await {
+                Ok(()) => return Ok(graph),
+                // Another process projected meanwhile: start again from its checkpoint.
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LedgerError::Contention {
+            dialogue: dialogue.to_string(),
+            attempts: MAX_APPEND_ATTEMPTS,
+        })
+    }
+
+    /// The dialogue's graph, caught up to the head.
+    pub async fn graph(&self, dialogue: &DialogueId) -> Result<Graph, LedgerError> {
+        let graph = self.catch_up(dialogue).await?;
+        if graph.meta.is_none() {
+            return Err(LedgerError::NotFound(dialogue.to_string()));
+        }
+        Ok(graph)
+    }
+
+    /// Recomputes the dialogue's graph from the events table and replaces the stored one.
+    pub async fn rebuild(&self, dialogue: &DialogueId) -> Result<Graph, LedgerError> {
+        let folded = self.fold(dialogue).await?;
+        self.store
+            .replace_graph(dialogue, &folded.graph.items())
+            .await?;
+        Ok(folded.graph)
+    }
+
+    /// The digest of the dialogue's head.
+    pub async fn digest(&self, dialogue: &DialogueId) -> Result<Digest, LedgerError> {
+        let folded = self.fold(dialogue).await?;
+        Ok(Digest {
+            dialogue: dialogue.clone(),
+            commit: folded.graph.checkpoint.commit,
+            hash: folded.graph.head_hash(),
+        })
+    }
+
+    /// Deletes the dialogue's wrapped data keys. Its content can never be opened again; its
+    /// structure and chain still verify.
+    pub async fn shred(&self, dialogue: &DialogueId) -> Result<usize, LedgerError> {
+        if self.store.commits(dialogue, 1).await?.is_empty() {
+            return Err(LedgerError::NotFound(dialogue.to_string()));
+        }
+        Ok(self.store.delete_wrapped_keys(dialogue).await?)
+    }
+
+    /// Decodes every commit of the dialogue (after verifying the chain).
+    pub async fn commits(
+        &self,
+        dialogue: &DialogueId,
+    ) -> Result<Vec<(Commit, CommitRow)>, LedgerError> {
+        let folded = self.fold(dialogue).await?;
+        folded
+            .rows
+            .into_iter()
+            .map(|row| {
+                Commit::decode(&row.bytes)
+                    .map(|commit| (commit, row))
+                    .map_err(|e| LedgerError::Input(e.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Looks for an earlier commit under the same idempotency key: the same request answers its
+/// original receipt; a different one is an error.
+fn replay(
+    dialogue: &DialogueId,
+    rows: &[CommitRow],
+    idempotency_key: &str,
+    fingerprint: &str,
+) -> Result<Option<Receipt>, LedgerError> {
+    for row in rows {
+        let Ok(commit) = Commit::decode(&row.bytes) else {
+            continue;
+        };
+        if commit.header.idempotency_key.as_deref() != Some(idempotency_key) {
+            continue;
+        }
+        if commit.header.request.as_deref() != Some(fingerprint) {
+            return Err(LedgerError::IdempotencyMismatch {
+                dialogue: dialogue.to_string(),
+                key: idempotency_key.to_owned(),
+                commit: commit.header.commit,
+            });
+        }
+        let mut receipt = Receipt::of(&commit, &row.hash);
+        receipt.replayed = true;
+        return Ok(Some(receipt));
+    }
+    Ok(None)
+}
+
+fn rand_byte() -> u8 {
+    let mut byte = [0u8];
+    dlg_core::seal::Entropy::fill(&mut OsEntropy, &mut byte);
+    byte[0]
+}

@@ -1,0 +1,93 @@
+//! The `dlg` binary: parse arguments, open the configured store and key, run the command, print
+//! the answer and exit with its code. Everything else lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dlg_writer::cli::{self, Cli, Failure, StoreKind, exit};
+use dlg_writer::keys::MasterKeyFile;
+use dlg_writer::ledger::{Ledger, LedgerError};
+use dlg_writer::store::EventStore;
+use dlg_writer::store::sqlite::SqliteStore;
+
+fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    let dir = home
+        .or_else(|| dirs::data_dir().map(|d| d.join("dlg")))
+        .ok_or_else(|| {
+            Failure::from(LedgerError::Input(
+                "no data directory: set DLG_HOME".to_owned(),
+            ))
+        })?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Failure::from(LedgerError::Input(format!(
+            "cannot create the data directory {}: {e} (set DLG_HOME to a writable directory)",
+            dir.display()
+        )))
+    })?;
+    Ok(dir)
+}
+
+async fn run(cli: Cli) -> Result<cli::Output, Failure> {
+    match cli.global.store {
+        StoreKind::Sqlite => {
+            let home = data_dir(cli.global.home.clone())?;
+            let store = SqliteStore::open(&home.join("ledger.db")).map_err(LedgerError::from)?;
+            let key_file = MasterKeyFile::in_dir(&home);
+            let empty = store
+                .dialogues()
+                .await
+                .map_err(LedgerError::from)?
+                .is_empty();
+            let master = key_file.load(empty).map_err(LedgerError::from)?;
+            let ledger = Ledger::new(
+                store,
+                Box::new(master),
+                key_file.path().display().to_string(),
+            );
+            cli::run(&ledger, &cli.global, cli.command).await
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DLG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(output) => {
+            if json {
+                println!("{}", output.json);
+            } else if !output.text.is_empty() {
+                println!("{}", output.text);
+            }
+            ExitCode::from(output.code)
+        }
+        Err(failure) => {
+            // Validation errors are always JSON so agent tooling can correct and resend.
+            if json || failure.code == exit::REJECTED {
+                eprintln!("{}", failure.json);
+            } else {
+                eprintln!("error: {}", failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}

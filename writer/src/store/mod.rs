@@ -1,0 +1,134 @@
+//! The storage ports: the events, keys and graph tables of DESIGN.md, as traits every backend
+//! implements with the same semantics. Only adapters know SQL or DynamoDB attribute values.
+
+pub mod sqlite;
+
+use std::future::Future;
+
+use dlg_core::chain::Hash;
+use dlg_core::graph::GraphItem;
+use dlg_core::ids::DialogueId;
+use dlg_core::seal::WrappedKey;
+
+/// A commit as stored: its number (from the sort key), exact bytes and recorded hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRow {
+    pub number: u64,
+    pub bytes: Vec<u8>,
+    pub hash: Hash,
+}
+
+impl CommitRow {
+    /// The row as the chain verifier reads it.
+    pub fn as_stored(&self) -> dlg_core::chain::StoredCommit<'_> {
+        dlg_core::chain::StoredCommit {
+            number: self.number,
+            bytes: &self.bytes,
+            recorded_hash: Some(self.hash),
+        }
+    }
+}
+
+/// Errors of a store. Each says what went wrong and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended commit `expected` first. Re-read the dialogue, re-validate and retry.
+    #[error(
+        "another writer appended commit {expected} of {dialogue} first (the head is now {actual})"
+    )]
+    Conflict {
+        dialogue: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// A wrapped key for this dialogue and version already exists.
+    #[error("a data key for {dialogue} version {version} already exists")]
+    KeyExists { dialogue: String, version: u32 },
+    /// The store cannot be opened or read (missing file, permissions, dead endpoint, missing table).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The store holds something this build cannot read.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The events table: one item per commit, written by conditional put only.
+pub trait EventStore {
+    /// Every dialogue that has at least one commit, in id order.
+    fn dialogues(&self) -> impl Future<Output = StoreResult<Vec<DialogueId>>> + Send;
+
+    /// The dialogue's commits numbered `from` and up, in order.
+    fn commits(
+        &self,
+        dialogue: &DialogueId,
+        from: u64,
+    ) -> impl Future<Output = StoreResult<Vec<CommitRow>>> + Send;
+
+    /// Stores commit `row.number` only if no commit with that number exists; a lost race is
+    /// [`StoreError::Conflict`]. `idempotency_key` is stored beside it. Refuses commits over the
+    /// size limit before writing.
+    fn append(
+        &self,
+        dialogue: &DialogueId,
+        row: &CommitRow,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// The keys table: wrapped data keys per dialogue and version.
+pub trait KeyStore {
+    /// Every wrapped key of the dialogue, by ascending version.
+    fn wrapped_keys(
+        &self,
+        dialogue: &DialogueId,
+    ) -> impl Future<Output = StoreResult<Vec<(u32, WrappedKey)>>> + Send;
+
+    /// Stores a wrapped key only if that version does not exist ([`StoreError::KeyExists`]).
+    fn put_wrapped_key(
+        &self,
+        dialogue: &DialogueId,
+        version: u32,
+        wrapped: &WrappedKey,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Deletes every wrapped key of the dialogue (crypto-shredding). Returns how many.
+    fn delete_wrapped_keys(
+        &self,
+        dialogue: &DialogueId,
+    ) -> impl Future<Output = StoreResult<usize>> + Send;
+}
+
+/// The graph table: the materialized projection, written by the projector only.
+pub trait GraphStore {
+    /// Every item of the dialogue's graph.
+    fn graph_items(
+        &self,
+        dialogue: &DialogueId,
+    ) -> impl Future<Output = StoreResult<Vec<GraphItem>>> + Send;
+
+    /// Upserts items atomically (the checkpoint among them lands with the items it covers), only
+    /// if the stored checkpoint is still at commit `expected_checkpoint` (0 when there is none);
+    /// otherwise another projector got there first: [`StoreError::Conflict`].
+    fn put_graph_items(
+        &self,
+        dialogue: &DialogueId,
+        items: &[GraphItem],
+        expected_checkpoint: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Replaces the dialogue's whole graph with `items` (rebuild).
+    fn replace_graph(
+        &self,
+        dialogue: &DialogueId,
+        items: &[GraphItem],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A complete backend: the three tables.
+pub trait Store: EventStore + KeyStore + GraphStore + Send + Sync {
+    /// A short description for messages (`sqlite:/path/ledger.db`).
+    fn describe(&self) -> String;
+}

@@ -1,0 +1,382 @@
+//! The embedded backend: one SQLite file (bundled SQLite, WAL, full sync) with the same three
+//! tables and pk/sk layout as DynamoDB. A conditional put is a plain INSERT on the primary key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use dlg_core::commit::MAX_COMMIT_BYTES;
+use dlg_core::graph::GraphItem;
+use dlg_core::ids::DialogueId;
+use dlg_core::seal::WrappedKey;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::{CommitRow, EventStore, GraphStore, KeyStore, Store, StoreError, StoreResult};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    commit_bytes BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    idem TEXT,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keys (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    wrapped TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graph (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+";
+
+/// Partition key of a dialogue: `D#{dialogue}`.
+pub fn partition_key(dialogue: &DialogueId) -> String {
+    format!("D#{dialogue}")
+}
+
+/// Sort key of commit n: `C#{n:010}`.
+pub fn commit_key(number: u64) -> String {
+    format!("C#{number:010}")
+}
+
+/// Sort key of data key version v: `K#{v:010}`.
+pub fn key_version_key(version: u32) -> String {
+    format!("K#{version:010}")
+}
+
+/// A SQLite store in one file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let fail = |e: rusqlite::Error| {
+            StoreError::Unavailable(format!(
+                "cannot open the SQLite store {}: {e} (check the path and its permissions, or set DLG_HOME)",
+                path.display()
+            ))
+        };
+        let connection = Connection::open(path).map_err(fail)?;
+        connection
+            .busy_timeout(Duration::from_secs(30))
+            .map_err(fail)?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        // A ledger acknowledges a commit only once it is durable.
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(fail)?;
+        connection.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(Self {
+            path: path.to_owned(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(
+        &self,
+        action: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        let mut connection = self.connection.lock().map_err(|_| {
+            StoreError::Unavailable("the SQLite connection was poisoned by a panic".to_owned())
+        })?;
+        action(&mut connection).map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Unavailable(format!("SQLite store {}: {e}", self.path.display()))
+    }
+
+    fn head(&self, connection: &Connection, pk: &str) -> rusqlite::Result<u64> {
+        let sk: Option<String> = connection
+            .query_row(
+                "SELECT sk FROM events WHERE pk = ?1 ORDER BY sk DESC LIMIT 1",
+                params![pk],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(sk
+            .and_then(|sk| sk.strip_prefix("C#").and_then(|n| n.parse().ok()))
+            .unwrap_or(0))
+    }
+}
+
+fn parse_number(sk: &str) -> Result<u64, StoreError> {
+    sk.strip_prefix("C#")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("events row with sort key `{sk}` is not a commit"))
+        })
+}
+
+impl EventStore for SqliteStore {
+    async fn dialogues(&self) -> StoreResult<Vec<DialogueId>> {
+        let pks: Vec<String> = self.with(|c| {
+            let mut statement = c.prepare("SELECT DISTINCT pk FROM events ORDER BY pk")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect()
+        })?;
+        pks.iter()
+            .map(|pk| {
+                pk.strip_prefix("D#")
+                    .and_then(|id| DialogueId::parse(id).ok())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("events partition `{pk}` is not a dialogue"))
+                    })
+            })
+            .collect()
+    }
+
+    async fn commits(&self, dialogue: &DialogueId, from: u64) -> StoreResult<Vec<CommitRow>> {
+        let pk = partition_key(dialogue);
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = self.with(|c| {
+            let mut statement = c.prepare(
+                "SELECT sk, commit_bytes, hash FROM events WHERE pk = ?1 AND sk >= ?2 ORDER BY sk",
+            )?;
+            let rows = statement.query_map(params![pk, commit_key(from)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(sk, bytes, hash)| {
+                let number = parse_number(&sk)?;
+                let hash = hash.try_into().map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "commit {number} of {dialogue} has a hash that is not 32 bytes"
+                    ))
+                })?;
+                Ok(CommitRow {
+                    number,
+                    bytes,
+                    hash,
+                })
+            })
+            .collect()
+    }
+
+    async fn append(
+        &self,
+        dialogue: &DialogueId,
+        row: &CommitRow,
+        idempotency_key: Option<&str>,
+    ) -> StoreResult<()> {
+        if row.bytes.len() > MAX_COMMIT_BYTES {
+            return Err(StoreError::Unavailable(format!(
+                "the commit is {} bytes, over the limit of {MAX_COMMIT_BYTES}: split the batch",
+                row.bytes.len()
+            )));
+        }
+        let pk = partition_key(dialogue);
+        let connection = self.connection.lock().map_err(|_| {
+            StoreError::Unavailable("the SQLite connection was poisoned by a panic".to_owned())
+        })?;
+        let inserted = connection.execute(
+            "INSERT INTO events (pk, sk, commit_bytes, hash, idem) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                pk,
+                commit_key(row.number),
+                row.bytes,
+                row.hash.as_slice(),
+                idempotency_key
+            ],
+        );
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
+                let actual = self.head(&connection, &pk).map_err(|e| self.error(e))?;
+                Err(StoreError::Conflict {
+                    dialogue: dialogue.to_string(),
+                    expected: row.number,
+                    actual,
+                })
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+}
+
+impl KeyStore for SqliteStore {
+    async fn wrapped_keys(&self, dialogue: &DialogueId) -> StoreResult<Vec<(u32, WrappedKey)>> {
+        let pk = partition_key(dialogue);
+        let rows: Vec<(String, String)> = self.with(|c| {
+            let mut statement =
+                c.prepare("SELECT sk, wrapped FROM keys WHERE pk = ?1 ORDER BY sk")?;
+            let rows = statement.query_map(params![pk], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(sk, json)| {
+                let version = sk
+                    .strip_prefix("K#")
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("keys row `{sk}` is not a key version"))
+                    })?;
+                let wrapped = serde_json::from_str(&json).map_err(|e| {
+                    StoreError::Corrupt(format!("wrapped key {version} of {dialogue}: {e}"))
+                })?;
+                Ok((version, wrapped))
+            })
+            .collect()
+    }
+
+    async fn put_wrapped_key(
+        &self,
+        dialogue: &DialogueId,
+        version: u32,
+        wrapped: &WrappedKey,
+    ) -> StoreResult<()> {
+        let json =
+            serde_json::to_string(wrapped).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let inserted = self.with(|c| {
+            c.execute(
+                "INSERT INTO keys (pk, sk, wrapped) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![partition_key(dialogue), key_version_key(version), json],
+            )
+        })?;
+        if inserted == 0 {
+            return Err(StoreError::KeyExists {
+                dialogue: dialogue.to_string(),
+                version,
+            });
+        }
+        Ok(())
+    }
+
+    async fn delete_wrapped_keys(&self, dialogue: &DialogueId) -> StoreResult<usize> {
+        let deleted = self.with(|c| {
+            c.execute(
+                "DELETE FROM keys WHERE pk = ?1",
+                params![partition_key(dialogue)],
+            )
+        })?;
+        // Make the deleted key bytes unrecoverable from the file: checkpoint the WAL into the main
+        // database and vacuum away the freed pages.
+        self.with(|c| {
+            c.execute_batch(
+                "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+            )
+        })?;
+        Ok(deleted)
+    }
+}
+
+impl GraphStore for SqliteStore {
+    async fn graph_items(&self, dialogue: &DialogueId) -> StoreResult<Vec<GraphItem>> {
+        let rows: Vec<(String, String)> = self.with(|c| {
+            let mut statement =
+                c.prepare("SELECT sk, item FROM graph WHERE pk = ?1 ORDER BY sk")?;
+            let rows = statement.query_map(params![partition_key(dialogue)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(sk, json)| {
+                serde_json::from_str(&json).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "graph item `{sk}` of {dialogue} cannot be read: {e}"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    async fn put_graph_items(
+        &self,
+        dialogue: &DialogueId,
+        items: &[GraphItem],
+        expected_checkpoint: u64,
+    ) -> StoreResult<()> {
+        let rows = encode_items(items)?;
+        let pk = partition_key(dialogue);
+        let stored_checkpoint = self.with(|c| {
+            let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let checkpoint: Option<String> = transaction
+                .query_row(
+                    "SELECT item FROM graph WHERE pk = ?1 AND sk = 'CKPT'",
+                    params![pk],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let stored = checkpoint
+                .and_then(|json| serde_json::from_str::<GraphItem>(&json).ok())
+                .map_or(0, |item| item.origin_commit());
+            if stored != expected_checkpoint {
+                return Ok(Some(stored));
+            }
+            {
+                let mut statement = transaction.prepare(
+                    "INSERT INTO graph (pk, sk, item) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
+                )?;
+                for (sk, json) in &rows {
+                    statement.execute(params![pk, sk, json])?;
+                }
+            }
+            transaction.commit().map(|()| None)
+        })?;
+        match stored_checkpoint {
+            None => Ok(()),
+            Some(actual) => Err(StoreError::Conflict {
+                dialogue: dialogue.to_string(),
+                expected: expected_checkpoint,
+                actual,
+            }),
+        }
+    }
+
+    async fn replace_graph(&self, dialogue: &DialogueId, items: &[GraphItem]) -> StoreResult<()> {
+        let rows = encode_items(items)?;
+        let pk = partition_key(dialogue);
+        self.with(|c| {
+            let transaction = c.transaction()?;
+            transaction.execute("DELETE FROM graph WHERE pk = ?1", params![pk])?;
+            {
+                let mut statement =
+                    transaction.prepare("INSERT INTO graph (pk, sk, item) VALUES (?1, ?2, ?3)")?;
+                for (sk, json) in &rows {
+                    statement.execute(params![pk, sk, json])?;
+                }
+            }
+            transaction.commit()
+        })
+    }
+}
+
+fn encode_items(items: &[GraphItem]) -> StoreResult<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|item| {
+            serde_json::to_string(item)
+                .map(|json| (item.sort_key(), json))
+                .map_err(|e| StoreError::Corrupt(format!("graph item {}: {e}", item.sort_key())))
+        })
+        .collect()
+}
+
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
