@@ -130,7 +130,13 @@ impl<S: Store> Ledger<S> {
         let stored_items = self.store().graph_items(dialogue).await?;
         let stored_graph = Graph::from_items(dialogue.clone(), stored_items.clone());
         let checkpoint = stored_graph.checkpoint.commit;
-        if checkpoint > verified_upto && verified.is_ok() {
+        if verified.is_err() {
+            // A projection compared with a broken history only repeats the chain's finding.
+            warnings.push(
+                "the graph was not compared with a rebuild because the chain does not verify"
+                    .to_owned(),
+            );
+        } else if checkpoint > verified_upto {
             problems.push(Problem {
                 commit: checkpoint,
                 kind: "projection_drift".to_owned(),
@@ -143,23 +149,18 @@ impl<S: Store> Ledger<S> {
                     verified_upto - checkpoint
                 ));
             }
-            let upto = checkpoint.min(verified_upto) as usize;
+            let upto = checkpoint as usize;
             match Graph::rebuild(
                 dialogue.clone(),
                 rows[..upto].iter().map(|r| r.bytes.as_slice()),
             ) {
                 Ok(rebuilt) => {
-                    let compare_stored = if upto == 0 && stored_items.is_empty() {
-                        Vec::new()
-                    } else {
-                        stored_items
-                    };
                     let rebuilt_items = if upto == 0 {
                         Vec::new()
                     } else {
                         rebuilt.items()
                     };
-                    for drift in diff_items(&compare_stored, &rebuilt_items) {
+                    for drift in diff_items(&stored_items, &rebuilt_items) {
                         let (commit, detail) = match &drift {
                             Drift::Missing { key, commit } => {
                                 (*commit, format!("graph item {key} is missing"))

@@ -1,0 +1,15 @@
+//! End-to-end tests of the built `dlg` binary on the embedded SQLite store, one binary:
+//!
+//! - `requests`: the JSON requests the tests send, as agent tooling would.
+//! - `commands`: every command on its happy path, for people (text) and tools (`--json`).
+//! - `errors`: bad input of every kind gets a clear error, the right exit code, and stores nothing.
+//! - `tampering`: audit finds edits made directly in the SQLite file, at the right commit.
+//! - `concurrency`: two processes appending to one dialogue lose and duplicate nothing.
+//! - `confidentiality`: content never reaches the SQLite files in clear.
+
+mod commands;
+mod concurrency;
+mod confidentiality;
+mod errors;
+mod requests;
+mod tampering;
