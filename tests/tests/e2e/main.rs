@@ -7,6 +7,8 @@
 //! - `concurrency`: two processes appending to one dialogue lose and duplicate nothing.
 //! - `confidentiality`: content never reaches the SQLite files in clear.
 
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly on purpose")]
+
 mod commands;
 mod concurrency;
 mod confidentiality;
