@@ -315,7 +315,7 @@ fn malformed(source: &str, error: &serde_json::Error) -> Failure {
             source,
             format!("the request in {source} is not valid: {error}"),
         )
-        .suggest("send one JSON object as described in `dlg help` and docs/agents.md"),
+        .suggest("send one JSON object as described in the README, section \"For agent tooling\""),
     );
     Failure::rejected(&rejected)
 }
