@@ -321,6 +321,10 @@ impl<S: Store> Ledger<S> {
             if !creating && self.store.wrapped_keys(dialogue).await?.is_empty() {
                 return Err(LedgerError::Shredded(dialogue.to_string()));
             }
+            if creating {
+                // Refuse an invalid creation before a data key is stored for it.
+                dlg_core::command::decide(&graph, command)?;
+            }
             let ring = self.data_key_for_write(dialogue, creating).await?;
             let Some((key_version, key)) = ring.current() else {
                 return Err(LedgerError::Shredded(dialogue.to_string()));

@@ -86,3 +86,28 @@ fn content_never_reaches_the_files_in_clear() {
     }
     assert!(files >= 2, "the database and the key file were checked");
 }
+
+#[test]
+fn a_shredded_data_key_is_gone_from_the_files() {
+    let sandbox = crate::requests::recorded();
+    let wrapped: String = rusqlite::Connection::open(sandbox.database())
+        .unwrap()
+        .query_row("SELECT wrapped FROM keys", [], |row| row.get(0))
+        .unwrap();
+    let wrapped: serde_json::Value = serde_json::from_str(&wrapped).unwrap();
+    let bytes = wrapped["bytes"].as_str().unwrap().to_owned();
+    sandbox
+        .dlg()
+        .args(["shred", DIALOGUE, "--yes"])
+        .assert()
+        .success();
+    for entry in std::fs::read_dir(sandbox.home.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let content = std::fs::read(&path).unwrap();
+        assert!(
+            !contains(&content, bytes.as_bytes()),
+            "{} still holds the wrapped data key",
+            path.display()
+        );
+    }
+}

@@ -78,6 +78,10 @@ impl SqliteStore {
         connection
             .pragma_update(None, "synchronous", "FULL")
             .map_err(fail)?;
+        // Deleted rows (shredded keys) are overwritten with zeros, not just unlinked.
+        connection
+            .pragma_update(None, "secure_delete", "ON")
+            .map_err(fail)?;
         connection.execute_batch(SCHEMA).map_err(fail)?;
         Ok(Self {
             path: path.to_owned(),
@@ -270,13 +274,12 @@ impl KeyStore for SqliteStore {
                 params![partition_key(dialogue)],
             )
         })?;
-        // Make the deleted key bytes unrecoverable from the file: checkpoint the WAL into the main
-        // database and vacuum away the freed pages.
-        self.with(|c| {
-            c.execute_batch(
-                "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
-            )
-        })?;
+        // secure_delete (set at open) zeroes the deleted rows in the database pages; truncating the
+        // WAL drops older frames that still held them. Readers in other processes can keep the WAL
+        // alive, so this part is best effort: the next checkpoint finishes it.
+        if let Err(error) = self.with(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")) {
+            tracing::warn!(%error, "the WAL still holds old pages until the next checkpoint");
+        }
         Ok(deleted)
     }
 }
