@@ -154,6 +154,16 @@ pub struct EdgeItem {
     pub origin: Origin,
 }
 
+/// An expert's credit for an entity: one item per contributor, so contributions can be found
+/// across dialogues through an index keyed by expert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionItem {
+    pub expert: ExpertSlug,
+    pub id: EntityId,
+    pub round: u8,
+    pub origin: Origin,
+}
+
 /// A move by an expert in a round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MoveItem {
@@ -204,6 +214,7 @@ pub enum GraphItem {
     Expert(ExpertItem),
     Round(RoundItem),
     Node(NodeItem),
+    Contribution(ContributionItem),
     OutEdge(EdgeItem),
     InEdge(EdgeItem),
     Move(MoveItem),
@@ -212,7 +223,7 @@ pub enum GraphItem {
 }
 
 impl GraphItem {
-    /// The item's sort key: `META`, `X#{expert}`, `R#{round:02}`, `N#{id}`,
+    /// The item's sort key: `META`, `X#{expert}`, `R#{round:02}`, `N#{id}`, `C#{expert}#{id}`,
     /// `O#{source}#{ref}#{target}`, `I#{target}#{ref}#{source}`, `M#{round:02}#{expert}#{index:04}`,
     /// `V#{verdict}`, `CKPT`.
     pub fn sort_key(&self) -> String {
@@ -221,6 +232,7 @@ impl GraphItem {
             GraphItem::Expert(e) => format!("X#{}", e.expert),
             GraphItem::Round(r) => format!("R#{:02}", r.round),
             GraphItem::Node(n) => format!("N#{}", n.id),
+            GraphItem::Contribution(c) => format!("C#{}#{}", c.expert, c.id),
             GraphItem::OutEdge(e) => format!("O#{}#{}#{}", e.source, e.ref_type, e.target),
             GraphItem::InEdge(e) => format!("I#{}#{}#{}", e.target, e.ref_type, e.source),
             GraphItem::Move(m) => format!("M#{:02}#{}#{:04}", m.round, m.expert, m.index),
@@ -236,6 +248,7 @@ impl GraphItem {
             GraphItem::Expert(i) => i.origin.commit,
             GraphItem::Round(i) => i.origin.commit,
             GraphItem::Node(i) => i.origin.commit,
+            GraphItem::Contribution(i) => i.origin.commit,
             GraphItem::OutEdge(i) | GraphItem::InEdge(i) => i.origin.commit,
             GraphItem::Move(i) => i.origin.commit,
             GraphItem::Verdict(i) => i.origin.commit,
@@ -285,6 +298,7 @@ enum Touched {
     Expert(ExpertSlug),
     Round(u8),
     Node(EntityId),
+    Contribution(ExpertSlug, EntityId),
     Edge(EntityId, RefType, EntityId),
     Move(u8, ExpertSlug, u16),
     Verdict(String),
@@ -298,6 +312,8 @@ pub struct Graph {
     pub experts: BTreeMap<ExpertSlug, ExpertItem>,
     pub rounds: BTreeMap<u8, RoundItem>,
     pub nodes: BTreeMap<EntityId, NodeItem>,
+    /// Contributions keyed by (expert, entity).
+    pub contributions: BTreeMap<(ExpertSlug, EntityId), ContributionItem>,
     /// Out-edges keyed by (source, ref type, target).
     pub edges: BTreeMap<(EntityId, RefType, EntityId), EdgeItem>,
     /// In-edge index: (target, ref type, source).
@@ -317,6 +333,7 @@ impl Graph {
             experts: BTreeMap::new(),
             rounds: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            contributions: BTreeMap::new(),
             edges: BTreeMap::new(),
             incoming: BTreeSet::new(),
             moves: BTreeMap::new(),
@@ -456,6 +473,12 @@ impl Graph {
                 if let Some(item) = self.nodes.get_mut(&id) {
                     item.origin = origin.clone();
                     out.push(GraphItem::Node(item.clone()));
+                }
+            }
+            Touched::Contribution(expert, id) => {
+                if let Some(item) = self.contributions.get_mut(&(expert, id)) {
+                    item.origin = origin.clone();
+                    out.push(GraphItem::Contribution(item.clone()));
                 }
             }
             Touched::Edge(source, ref_type, target) => {
@@ -600,6 +623,18 @@ impl Graph {
                     },
                 );
                 touched.insert(Touched::Node(added.id));
+                for expert in &added.contributors {
+                    self.contributions.insert(
+                        (expert.clone(), added.id),
+                        ContributionItem {
+                            expert: expert.clone(),
+                            id: added.id,
+                            round: added.id.round(),
+                            origin: origin.clone(),
+                        },
+                    );
+                    touched.insert(Touched::Contribution(expert.clone(), added.id));
+                }
             }
             EventBody::ReferenceAdded {
                 source,
@@ -752,6 +787,12 @@ impl Graph {
         items.extend(self.experts.values().cloned().map(GraphItem::Expert));
         items.extend(self.rounds.values().cloned().map(GraphItem::Round));
         items.extend(self.nodes.values().cloned().map(GraphItem::Node));
+        items.extend(
+            self.contributions
+                .values()
+                .cloned()
+                .map(GraphItem::Contribution),
+        );
         for edge in self.edges.values() {
             items.push(GraphItem::OutEdge(edge.clone()));
             items.push(GraphItem::InEdge(edge.clone()));
@@ -778,6 +819,9 @@ impl Graph {
                 }
                 GraphItem::Node(n) => {
                     graph.nodes.insert(n.id, n);
+                }
+                GraphItem::Contribution(c) => {
+                    graph.contributions.insert((c.expert.clone(), c.id), c);
                 }
                 GraphItem::OutEdge(e) => {
                     graph.incoming.insert((e.target, e.ref_type, e.source));

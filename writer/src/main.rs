@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dlg_writer::cli::{self, Cli, Failure, StoreKind, exit};
+use dlg_core::seal::MasterKey;
+use dlg_writer::cli::{self, Cli, Cmd, Failure, StoreKind, exit};
 use dlg_writer::keys::MasterKeyFile;
 use dlg_writer::ledger::{Ledger, LedgerError};
-use dlg_writer::store::EventStore;
+use dlg_writer::store::dynamodb::DynamoStore;
 use dlg_writer::store::sqlite::SqliteStore;
+use dlg_writer::store::{Store, tables};
 
 fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
     let dir = home
@@ -28,23 +30,46 @@ fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
     Ok(dir)
 }
 
+/// Opens the master key of the data directory for `store`, creating it only for an empty store.
+async fn master_key<S: Store>(
+    home: Option<PathBuf>,
+    store: &S,
+) -> Result<(MasterKey, String), Failure> {
+    let home = data_dir(home)?;
+    let key_file = MasterKeyFile::in_dir(&home);
+    let empty = store
+        .dialogues()
+        .await
+        .map_err(LedgerError::from)?
+        .is_empty();
+    let master = key_file.load(empty).map_err(LedgerError::from)?;
+    Ok((master, key_file.path().display().to_string()))
+}
+
 async fn run(cli: Cli) -> Result<cli::Output, Failure> {
     match cli.global.store {
         StoreKind::Sqlite => {
             let home = data_dir(cli.global.home.clone())?;
             let store = SqliteStore::open(&home.join("ledger.db")).map_err(LedgerError::from)?;
-            let key_file = MasterKeyFile::in_dir(&home);
-            let empty = store
-                .dialogues()
-                .await
-                .map_err(LedgerError::from)?
-                .is_empty();
-            let master = key_file.load(empty).map_err(LedgerError::from)?;
-            let ledger = Ledger::new(
-                store,
-                Box::new(master),
-                key_file.path().display().to_string(),
-            );
+            let (master, source) = master_key(Some(home), &store).await?;
+            let ledger = Ledger::new(store, Box::new(master), source);
+            cli::run(&ledger, &cli.global, cli.command).await
+        }
+        StoreKind::Dynamodb => {
+            let store = DynamoStore::connect(cli.global.dynamodb.config()).await;
+            if let Cmd::InitTables = cli.command {
+                let created = tables::create_tables(&store).await?;
+                return Ok(cli::Output::new(
+                    format!(
+                        "{}: created {} table(s) from the template",
+                        store.describe(),
+                        created.len()
+                    ),
+                    serde_json::json!({"created": created}),
+                ));
+            }
+            let (master, source) = master_key(cli.global.home.clone(), &store).await?;
+            let ledger = Ledger::new(store, Box::new(master), source);
             cli::run(&ledger, &cli.global, cli.command).await
         }
     }
@@ -54,7 +79,13 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DLG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The SDK announces once per process that its default HTTP client will change;
+                // we pin the legacy rustls client on purpose (ADR 0009), so that notice is noise.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(
+                        "warn,aws_smithy_runtime::client::defaults=error",
+                    )
+                }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -6,12 +6,14 @@
 //! - `tampering`: audit finds edits made directly in the SQLite file, at the right commit.
 //! - `concurrency`: two processes appending to one dialogue lose and duplicate nothing.
 //! - `confidentiality`: content never reaches the SQLite files in clear.
+//! - `dynamodb`: every command with `--store dynamodb` against DynamoDB Local.
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly on purpose")]
 
 mod commands;
 mod concurrency;
 mod confidentiality;
+mod dynamodb;
 mod errors;
 mod requests;
 mod tampering;

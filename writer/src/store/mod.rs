@@ -1,7 +1,9 @@
 //! The storage ports: the events, keys and graph tables of DESIGN.md, as traits every backend
 //! implements with the same semantics. Only adapters know SQL or DynamoDB attribute values.
 
+pub mod dynamodb;
 pub mod sqlite;
+pub mod tables;
 
 use std::future::Future;
 
@@ -9,6 +11,21 @@ use dlg_core::chain::Hash;
 use dlg_core::graph::GraphItem;
 use dlg_core::ids::DialogueId;
 use dlg_core::seal::WrappedKey;
+
+/// Partition key of a dialogue: `D#{dialogue}`.
+pub fn partition_key(dialogue: &DialogueId) -> String {
+    format!("D#{dialogue}")
+}
+
+/// Sort key of commit n: `C#{n:010}`.
+pub fn commit_key(number: u64) -> String {
+    format!("C#{number:010}")
+}
+
+/// Sort key of data key version v: `K#{v:010}`.
+pub fn key_version_key(version: u32) -> String {
+    format!("K#{version:010}")
+}
 
 /// A commit as stored: its number (from the sort key), exact bytes and recorded hash.
 #[derive(Debug, Clone, PartialEq, Eq)]

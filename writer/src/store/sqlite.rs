@@ -11,7 +11,10 @@ use dlg_core::ids::DialogueId;
 use dlg_core::seal::WrappedKey;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{CommitRow, EventStore, GraphStore, KeyStore, Store, StoreError, StoreResult};
+use super::{
+    CommitRow, EventStore, GraphStore, KeyStore, Store, StoreError, StoreResult, commit_key,
+    key_version_key, partition_key,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -35,21 +38,6 @@ CREATE TABLE IF NOT EXISTS graph (
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 ";
-
-/// Partition key of a dialogue: `D#{dialogue}`.
-pub fn partition_key(dialogue: &DialogueId) -> String {
-    format!("D#{dialogue}")
-}
-
-/// Sort key of commit n: `C#{n:010}`.
-pub fn commit_key(number: u64) -> String {
-    format!("C#{number:010}")
-}
-
-/// Sort key of data key version v: `K#{v:010}`.
-pub fn key_version_key(version: u32) -> String {
-    format!("K#{version:010}")
-}
 
 /// A SQLite store in one file.
 #[derive(Debug)]

@@ -1,0 +1,118 @@
+//! One conformance suite for every backend: the same test functions run against SQLite and
+//! against DynamoDB Local (started by the harness unless `DLG_DYNAMODB_ENDPOINT` is set).
+//!
+//! - `suite`: the generic tests (append and read back, conflict on a stale head, idempotent retry,
+//!   size limit, wrapped keys and shredding, digest and audit, graph checkpoint condition).
+//! - `dynamodb`: DynamoDB-only tests: an 8-writer race, a dead endpoint mid-run, and the live
+//!   tables against the template.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
+mod dynamodb;
+mod suite;
+
+use std::any::Any;
+
+use dlg_core::seal::{MasterKey, SecretKey};
+use dlg_writer::keys::OsEntropy;
+use dlg_writer::ledger::Ledger;
+use dlg_writer::store::Store;
+use dlg_writer::store::dynamodb::{DynamoConfig, DynamoStore};
+use dlg_writer::store::sqlite::SqliteStore;
+use dlg_writer::store::tables;
+
+/// A ledger over one backend, with whatever must live as long as it (a temp dir).
+#[allow(
+    missing_debug_implementations,
+    reason = "holds an opaque keep-alive guard"
+)]
+pub struct Harness<S> {
+    pub ledger: Ledger<S>,
+    pub backend: &'static str,
+    _keep: Box<dyn Any + Send>,
+}
+
+fn master() -> Box<MasterKey> {
+    Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy)))
+}
+
+/// A fresh SQLite store in a temp dir.
+pub async fn sqlite() -> Harness<SqliteStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
+    Harness {
+        ledger: Ledger::new(store, master(), "test master key"),
+        backend: "sqlite",
+        _keep: Box::new(dir),
+    }
+}
+
+/// A DynamoDB store on fresh tables (created from the template) in the shared DynamoDB Local.
+pub async fn dynamodb_on(endpoint: &str, test: &str) -> DynamoStore {
+    let config = DynamoConfig::with_prefix(
+        Some(endpoint.to_owned()),
+        "us-east-1",
+        &dlg_tests::unique_prefix(test),
+    );
+    let store = DynamoStore::connect(config).await;
+    let created = tables::create_tables(&store).await.unwrap();
+    assert_eq!(created.len(), 3);
+    store
+}
+
+/// A fresh set of tables in the shared DynamoDB Local.
+pub async fn dynamodb() -> Harness<DynamoStore> {
+    let endpoint = dlg_tests::shared_dynamodb().to_owned();
+    let store = dynamodb_on(&endpoint, "suite").await;
+    Harness {
+        ledger: Ledger::new(store, master(), "test master key"),
+        backend: "dynamodb",
+        _keep: Box::new(()),
+    }
+}
+
+/// Runs each listed generic test against every backend.
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::suite::$test(crate::sqlite().await).await;
+                }
+            )*
+        }
+        mod on_dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::suite::$test(crate::dynamodb().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    append_and_read_back,
+    conflict_on_a_stale_head,
+    idempotent_retry,
+    size_limit,
+    wrapped_keys_and_shredding,
+    digest_and_audit,
+    graph_checkpoint_condition,
+    projection_catches_up_and_rebuilds,
+);
+
+/// Used by the generic tests to name the backend in messages.
+pub fn describe<S: Store>(harness: &Harness<S>) -> String {
+    format!(
+        "{} ({})",
+        harness.backend,
+        harness.ledger.store().describe()
+    )
+}
