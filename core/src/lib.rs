@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod append;
+pub mod archive;
 pub mod chain;
 pub mod command;
 pub mod commit;

@@ -46,7 +46,7 @@ pub mod exit {
 /// The dialogue ledger: an encrypted, append-only, hash-chained record of multi-agent
 /// deliberations.
 #[derive(Debug, Parser)]
-#[command(name = "dlg", version, about, long_about = None, propagate_version = true)]
+#[command(name = "dlg", version, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -288,6 +288,13 @@ pub enum Cmd {
     Demo,
     /// Create the DynamoDB tables from infra/template.yaml where missing (DynamoDB Local, tests).
     InitTables,
+    /// Import dialogue archives: one dialogue folder, or a folder of them. Idempotent.
+    Import {
+        path: PathBuf,
+        /// Print what would be recorded without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// A failure with its exit code and, for tools, a JSON body.
@@ -659,6 +666,7 @@ pub async fn run<S: Store>(
             ))
         }
         Cmd::Demo => crate::demo::run(ledger).await,
+        Cmd::Import { path, dry_run } => import(ledger, global, &path, dry_run).await,
         Cmd::InitTables => Ok(Output::new(
             format!(
                 "{}: tables are created when the store opens; nothing to do",
@@ -1063,4 +1071,134 @@ async fn export<S: Store>(
         }
         None => Ok(Output::new(pretty, export)),
     }
+}
+
+async fn import<S: Store>(
+    ledger: &Ledger<S>,
+    global: &Global,
+    path: &Path,
+    dry_run: bool,
+) -> Result<Output, Failure> {
+    use crate::import;
+    if !path.is_dir() {
+        return Err(Failure::new(
+            exit::NOT_FOUND,
+            "not_found",
+            format!(
+                "{} is not a folder: give a dialogue folder or a folder of them",
+                path.display()
+            ),
+        ));
+    }
+    let folders = import::dialogue_folders(path);
+    if folders.is_empty() {
+        return Err(Failure::new(
+            exit::NOT_FOUND,
+            "not_found",
+            format!(
+                "{} holds no dialogue folder (one with round-N/ folders or expert-pool.json)",
+                path.display()
+            ),
+        ));
+    }
+    let progress = if folders.len() > 1 && !global.json && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(folders.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut summaries = Vec::new();
+    let mut failures = Vec::new();
+    let mut plans = Vec::new();
+    for folder in &folders {
+        progress.set_message(
+            folder
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let outcome = match import::plan(folder) {
+            Ok(plan) if dry_run => {
+                summaries.push(import::summarize_plan(&plan));
+                plans.push(plan);
+                Ok(())
+            }
+            Ok(plan) => import::run(ledger, &plan, &global.actor)
+                .await
+                .map(|s| summaries.push(s)),
+            Err(e) => Err(e),
+        };
+        if let Err(error) = outcome {
+            failures.push(json!({"folder": folder, "error": Failure::from(error).json}));
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let mut table = render::table(&[
+        "dialogue",
+        "rounds",
+        "experts",
+        "P",
+        "R",
+        "T",
+        "E",
+        "C",
+        "tensions open/resolved",
+        "warnings",
+        "new commits",
+    ]);
+    for s in &summaries {
+        let n = |kind: &str| s.entities.get(kind).copied().unwrap_or(0).to_string();
+        table.add_row(vec![
+            s.dialogue.clone(),
+            s.rounds.to_string(),
+            s.experts.to_string(),
+            n("perspectives"),
+            n("recommendations"),
+            n("tensions"),
+            n("evidence"),
+            n("claims"),
+            if dry_run {
+                "-".to_owned()
+            } else {
+                format!("{}/{}", s.tensions_open, s.tensions_resolved)
+            },
+            s.warnings.len().to_string(),
+            if dry_run {
+                "-".to_owned()
+            } else {
+                s.new_commits.to_string()
+            },
+        ]);
+    }
+    let mut text = if dry_run {
+        format!("dry run: nothing was written\n{table}")
+    } else {
+        table.to_string()
+    };
+    for s in &summaries {
+        for warning in &s.warnings {
+            text.push_str(&format!("\nwarning: {}: {warning}", s.folder));
+        }
+    }
+    for failure in &failures {
+        text.push_str(&format!(
+            "\nerror: {}: {}",
+            failure["folder"], failure["error"]
+        ));
+    }
+    let body = if dry_run {
+        json!({"dry_run": true, "plans": plans, "summaries": summaries, "failures": failures})
+    } else {
+        json!({"summaries": summaries, "failures": failures})
+    };
+    let mut output = Output::new(text, body);
+    if !failures.is_empty() {
+        output.code = exit::FAILURE;
+    }
+    Ok(output)
 }

@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod cli;
 pub mod demo;
+pub mod import;
 pub mod keys;
 pub mod ledger;
 pub mod render;

@@ -1,6 +1,7 @@
 //! The `dlg` binary: parse arguments, open the configured store and key, run the command, print
 //! the answer and exit with its code. Everything else lives in the library.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -104,11 +105,15 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(output) => {
-            if json {
-                println!("{}", output.json);
+            // A closed pipe (`dlg log | head`) is the reader's choice, not an error.
+            let mut stdout = std::io::stdout().lock();
+            let _ = if json {
+                writeln!(stdout, "{}", output.json)
             } else if !output.text.is_empty() {
-                println!("{}", output.text);
-            }
+                writeln!(stdout, "{}", output.text)
+            } else {
+                Ok(())
+            };
             ExitCode::from(output.code)
         }
         Err(failure) => {

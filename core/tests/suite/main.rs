@@ -1,5 +1,6 @@
 //! dlg-core's integration tests, one binary:
 //!
+//! - `archive`: the archive parsers never panic on arbitrary text.
 //! - `validation`: given/when/then for every validation code, id mapping, all-errors-at-once.
 //! - `transitions`: every allowed and every refused status transition of every kind.
 //! - `chain`: tampering (byte flips, deleted, swapped, truncated commits) found at the right commit.
@@ -17,6 +18,7 @@
     reason = "each module uses a different subset of the helpers"
 )]
 
+mod archive;
 mod chain;
 mod common;
 mod fold;

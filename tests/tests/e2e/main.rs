@@ -7,13 +7,19 @@
 //! - `concurrency`: two processes appending to one dialogue lose and duplicate nothing.
 //! - `confidentiality`: content never reaches the SQLite files in clear.
 //! - `dynamodb`: every command with `--store dynamodb` against DynamoDB Local.
+//! - `import`: importing archives of existing dialogues (the sample fixture and synthetic ones).
 
-#![allow(clippy::unwrap_used, reason = "test helpers fail loudly on purpose")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on purpose"
+)]
 
 mod commands;
 mod concurrency;
 mod confidentiality;
 mod dynamodb;
 mod errors;
+mod import;
 mod requests;
 mod tampering;
