@@ -346,6 +346,9 @@ impl From<LedgerError> for Failure {
             LedgerError::KeyFile(_) => Failure::new(exit::KEY, "key_file", message),
             LedgerError::Tampered { .. } => Failure::new(exit::AUDIT_FAILED, "tampered", message),
             LedgerError::Projection { .. } => Failure::new(exit::FAILURE, "projection", message),
+            LedgerError::Store(crate::store::StoreError::TooLarge { .. }) => {
+                Failure::new(exit::REJECTED, "too_large", message)
+            }
             LedgerError::Store(_) => Failure::new(exit::FAILURE, "store", message),
         }
     }

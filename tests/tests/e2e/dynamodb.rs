@@ -31,18 +31,7 @@ impl Dynamo {
     }
 
     fn json(&self, args: &[&str], stdin: Option<&Value>) -> Value {
-        let mut command = self.dlg();
-        command.arg("--json").args(args);
-        if let Some(input) = stdin {
-            command.write_stdin(input.to_string());
-        }
-        let output = command.output().unwrap();
-        assert!(
-            output.status.success(),
-            "dlg {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+        json_of(self.dlg(), args, stdin)
     }
 }
 

@@ -58,7 +58,12 @@ pub fn round_one() -> Value {
 
 /// Runs `dlg ARGS` with `stdin`, asserting success; returns stdout parsed as JSON.
 pub fn run_json(sandbox: &Sandbox, args: &[&str], stdin: Option<&Value>) -> Value {
-    let mut command = sandbox.dlg();
+    json_of(sandbox.dlg(), args, stdin)
+}
+
+/// Runs a prepared `dlg` command with `--json ARGS` and `stdin`, asserting success; returns
+/// stdout parsed as JSON.
+pub fn json_of(mut command: assert_cmd::Command, args: &[&str], stdin: Option<&Value>) -> Value {
     command.arg("--json").args(args);
     if let Some(input) = stdin {
         command.write_stdin(input.to_string());

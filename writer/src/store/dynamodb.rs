@@ -13,7 +13,6 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
 };
-use dlg_core::commit::MAX_COMMIT_BYTES;
 use dlg_core::graph::GraphItem;
 use dlg_core::ids::{DialogueId, EntityKind};
 use dlg_core::model::tension_is_open;
@@ -187,7 +186,7 @@ impl DynamoStore {
             .items()
             .first()
             .and_then(|item| string(item, "sk").ok())
-            .and_then(|sk| sk.strip_prefix("C#").and_then(|n| n.parse().ok()))
+            .and_then(|sk| super::parse_commit_key(&sk).ok())
             .unwrap_or(0))
     }
 
@@ -362,12 +361,7 @@ impl EventStore for DynamoStore {
             .iter()
             .map(|item| {
                 let sk = string(item, "sk")?;
-                let number = sk
-                    .strip_prefix("C#")
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("events item `{sk}` is not a commit"))
-                    })?;
+                let number = super::parse_commit_key(&sk)?;
                 let hash = bytes(item, "hash")?.try_into().map_err(|_| {
                     StoreError::Corrupt(format!(
                         "commit {number} of {dialogue} has a hash that is not 32 bytes"
@@ -388,12 +382,7 @@ impl EventStore for DynamoStore {
         row: &CommitRow,
         idempotency_key: Option<&str>,
     ) -> StoreResult<()> {
-        if row.bytes.len() > MAX_COMMIT_BYTES {
-            return Err(StoreError::Unavailable(format!(
-                "the commit is {} bytes, over the limit of {MAX_COMMIT_BYTES}: split the batch",
-                row.bytes.len()
-            )));
-        }
+        super::check_size(row)?;
         let pk = partition_key(dialogue);
         let mut item = Item::from([
             ("pk".to_owned(), AttributeValue::S(pk.clone())),
@@ -440,12 +429,7 @@ impl KeyStore for DynamoStore {
             .iter()
             .map(|item| {
                 let sk = string(item, "sk")?;
-                let version = sk
-                    .strip_prefix("K#")
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("keys item `{sk}` is not a key version"))
-                    })?;
+                let version = super::parse_key_version(&sk)?;
                 let wrapped = serde_json::from_str(&string(item, "wrapped")?).map_err(|e| {
                     StoreError::Corrupt(format!("wrapped key {version} of {dialogue}: {e}"))
                 })?;

@@ -27,6 +27,31 @@ pub fn key_version_key(version: u32) -> String {
     format!("K#{version:010}")
 }
 
+/// The commit number of an events sort key `C#{n:010}`.
+pub fn parse_commit_key(sk: &str) -> Result<u64, StoreError> {
+    sk.strip_prefix("C#")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("events item `{sk}` is not a commit")))
+}
+
+/// The version of a keys sort key `K#{v:010}`.
+pub fn parse_key_version(sk: &str) -> Result<u32, StoreError> {
+    sk.strip_prefix("K#")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("keys item `{sk}` is not a key version")))
+}
+
+/// Refuses a commit over the size every backend accepts, before anything is sent.
+pub fn check_size(row: &CommitRow) -> StoreResult<()> {
+    if row.bytes.len() > dlg_core::commit::MAX_COMMIT_BYTES {
+        return Err(StoreError::TooLarge {
+            size: row.bytes.len(),
+            limit: dlg_core::commit::MAX_COMMIT_BYTES,
+        });
+    }
+    Ok(())
+}
+
 /// A commit as stored: its number (from the sort key), exact bytes and recorded hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRow {
@@ -58,6 +83,11 @@ pub enum StoreError {
         expected: u64,
         actual: u64,
     },
+    /// The commit is larger than every backend accepts. Split the batch.
+    #[error(
+        "the commit is {size} bytes, over the limit of {limit}: split the batch into smaller registrations"
+    )]
+    TooLarge { size: usize, limit: usize },
     /// A wrapped key for this dialogue and version already exists.
     #[error("a data key for {dialogue} version {version} already exists")]
     KeyExists { dialogue: String, version: u32 },

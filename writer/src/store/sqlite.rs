@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dlg_core::commit::MAX_COMMIT_BYTES;
 use dlg_core::graph::GraphItem;
 use dlg_core::ids::DialogueId;
 use dlg_core::seal::WrappedKey;
@@ -105,17 +104,9 @@ impl SqliteStore {
             )
             .optional()?;
         Ok(sk
-            .and_then(|sk| sk.strip_prefix("C#").and_then(|n| n.parse().ok()))
+            .and_then(|sk| super::parse_commit_key(&sk).ok())
             .unwrap_or(0))
     }
-}
-
-fn parse_number(sk: &str) -> Result<u64, StoreError> {
-    sk.strip_prefix("C#")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!("events row with sort key `{sk}` is not a commit"))
-        })
 }
 
 impl EventStore for SqliteStore {
@@ -149,7 +140,7 @@ impl EventStore for SqliteStore {
         })?;
         rows.into_iter()
             .map(|(sk, bytes, hash)| {
-                let number = parse_number(&sk)?;
+                let number = super::parse_commit_key(&sk)?;
                 let hash = hash.try_into().map_err(|_| {
                     StoreError::Corrupt(format!(
                         "commit {number} of {dialogue} has a hash that is not 32 bytes"
@@ -170,12 +161,7 @@ impl EventStore for SqliteStore {
         row: &CommitRow,
         idempotency_key: Option<&str>,
     ) -> StoreResult<()> {
-        if row.bytes.len() > MAX_COMMIT_BYTES {
-            return Err(StoreError::Unavailable(format!(
-                "the commit is {} bytes, over the limit of {MAX_COMMIT_BYTES}: split the batch",
-                row.bytes.len()
-            )));
-        }
+        super::check_size(row)?;
         let pk = partition_key(dialogue);
         let connection = self.connection.lock().map_err(|_| {
             StoreError::Unavailable("the SQLite connection was poisoned by a panic".to_owned())
@@ -218,12 +204,7 @@ impl KeyStore for SqliteStore {
         })?;
         rows.into_iter()
             .map(|(sk, json)| {
-                let version = sk
-                    .strip_prefix("K#")
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("keys row `{sk}` is not a key version"))
-                    })?;
+                let version = super::parse_key_version(&sk)?;
                 let wrapped = serde_json::from_str(&json).map_err(|e| {
                     StoreError::Corrupt(format!("wrapped key {version} of {dialogue}: {e}"))
                 })?;
