@@ -19,6 +19,7 @@ use crate::model::{
 
 /// An expert, as given when creating a dialogue (the pool) or adding one mid-dialogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExpertInput {
     /// The expert's slug (`muffin`).
@@ -51,6 +52,7 @@ pub struct ExpertInput {
 /// Create a dialogue with its expert pool. The id is chosen by the store (the title's slug,
 /// suffixed when taken) and passed to [`decide_create`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateDialogue {
     pub title: String,
@@ -61,6 +63,7 @@ pub struct CreateDialogue {
 
 /// A reference written inside an entity: `{type, target}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntityReferenceInput {
     #[serde(rename = "type", alias = "ref_type")]
@@ -70,6 +73,7 @@ pub struct EntityReferenceInput {
 
 /// A reference between any two entities: `{source, type, target}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceInput {
     pub source: String,
@@ -80,6 +84,7 @@ pub struct ReferenceInput {
 
 /// An entity registered in a round, under the expert's local id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntityInput {
     /// Local id, `{EXPERT}-{type}{round:02}{seq:02}`.
@@ -101,6 +106,7 @@ pub struct EntityInput {
 
 /// An expert's part of a round: score and raw response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExpertRoundInput {
     pub expert: String,
@@ -112,6 +118,7 @@ pub struct ExpertRoundInput {
 
 /// A move by an expert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MoveInput {
     pub expert: String,
@@ -125,6 +132,7 @@ pub struct MoveInput {
 
 /// A status update of an earlier (or this batch's) entity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusUpdateInput {
     pub id: String,
@@ -141,6 +149,7 @@ pub struct StatusUpdateInput {
 
 /// The bulk registration of one round: all-or-nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRound {
     pub round: u8,
@@ -186,6 +195,7 @@ impl RegisterRound {
 
 /// Status updates outside a round registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStatuses {
     /// The round the changes happen in; defaults to the latest registered round.
@@ -197,6 +207,7 @@ pub struct UpdateStatuses {
 /// A verdict. `adopts` and `resolves` record the recommendations it adopts and the tensions it
 /// resolves as status changes via the verdict (the verdict itself stores neither).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterVerdict {
     #[serde(alias = "id")]
@@ -226,6 +237,7 @@ pub struct RegisterVerdict {
 
 /// Change the dialogue's status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeDialogueStatus {
     pub status: String,

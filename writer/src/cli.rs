@@ -288,6 +288,8 @@ pub enum Cmd {
     Demo,
     /// Create the DynamoDB tables from infra/template.yaml where missing (DynamoDB Local, tests).
     InitTables,
+    /// Serve the dialogue tools over MCP on stdin/stdout (for agent tooling; see the README).
+    Mcp,
     /// Import dialogue archives: one dialogue folder, or a folder of them. Idempotent.
     Import {
         path: PathBuf,
@@ -670,6 +672,12 @@ pub async fn run<S: Store>(
         }
         Cmd::Demo => crate::demo::run(ledger).await,
         Cmd::Import { path, dry_run } => import(ledger, global, &path, dry_run).await,
+        // The binary serves MCP itself (it needs to own the ledger); see `crate::mcp::serve`.
+        Cmd::Mcp => Err(Failure::new(
+            exit::USAGE,
+            "usage",
+            "run `dlg mcp` to serve the tools over stdio",
+        )),
         Cmd::InitTables => Ok(Output::new(
             format!(
                 "{}: tables are created when the store opens; nothing to do",

@@ -47,14 +47,24 @@ async fn master_key<S: Store>(
     Ok((master, key_file.path().display().to_string()))
 }
 
+/// Runs the command on the ledger; `dlg mcp` serves until the client disconnects.
+async fn dispatch<S: Store + 'static>(ledger: Ledger<S>, cli: Cli) -> Result<cli::Output, Failure> {
+    match cli.command {
+        Cmd::Mcp => {
+            dlg_writer::mcp::serve(ledger, &cli.global.actor).await?;
+            Ok(cli::Output::new(String::new(), serde_json::Value::Null))
+        }
+        command => cli::run(&ledger, &cli.global, command).await,
+    }
+}
+
 async fn run(cli: Cli) -> Result<cli::Output, Failure> {
     match cli.global.store {
         StoreKind::Sqlite => {
             let home = data_dir(cli.global.home.clone())?;
             let store = SqliteStore::open(&home.join("ledger.db")).map_err(LedgerError::from)?;
             let (master, source) = master_key(Some(home), &store).await?;
-            let ledger = Ledger::new(store, Box::new(master), source);
-            cli::run(&ledger, &cli.global, cli.command).await
+            dispatch(Ledger::new(store, Box::new(master), source), cli).await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::connect(cli.global.dynamodb.config()).await;
@@ -70,8 +80,7 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
                 ));
             }
             let (master, source) = master_key(cli.global.home.clone(), &store).await?;
-            let ledger = Ledger::new(store, Box::new(master), source);
-            cli::run(&ledger, &cli.global, cli.command).await
+            dispatch(Ledger::new(store, Box::new(master), source), cli).await
         }
     }
 }

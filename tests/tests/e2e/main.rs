@@ -8,6 +8,7 @@
 //! - `confidentiality`: content never reaches the SQLite files in clear.
 //! - `dynamodb`: every command with `--store dynamodb` against DynamoDB Local.
 //! - `import`: importing archives of existing dialogues (the sample fixture and synthetic ones).
+//! - `mcp`: `dlg mcp` driven by the official Python MCP SDK.
 
 #![allow(
     clippy::unwrap_used,
@@ -21,5 +22,6 @@ mod confidentiality;
 mod dynamodb;
 mod errors;
 mod import;
+mod mcp;
 mod requests;
 mod tampering;

@@ -1,0 +1,455 @@
+//! `dlg mcp`: the dialogue tools as a Model Context Protocol server over stdio, on whichever
+//! store is configured. Tool inputs are the same request types the CLI reads (their JSON Schemas
+//! are generated from them); tool errors carry the validation codes, fields, options and
+//! suggestions, so an agent can correct its batch and resend; writes take idempotency keys.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ErrorData, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use dlg_core::command::{
+    Command, CreateDialogue, ExpertInput, RegisterRound, RegisterVerdict, UpdateStatuses,
+};
+use dlg_core::ids::{DialogueId, EntityId, EntityKind};
+use dlg_core::model::{RefType, tension_is_open};
+use dlg_core::query::Direction;
+
+use crate::cli::Failure;
+use crate::keys::KeyRing;
+use crate::ledger::{Ledger, LedgerError, WriteOptions};
+use crate::render;
+use crate::store::Store;
+
+/// `create_dialogue` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateArgs {
+    /// The dialogue: title, question and the expert pool.
+    pub request: CreateDialogue,
+    /// A retry with the same key and request answers the original receipt.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Arguments of a write to one dialogue.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteArgs<T> {
+    /// The dialogue id (as `create_dialogue` answered it).
+    pub dialogue: String,
+    /// The request, exactly as `dlg` reads it from JSON.
+    pub request: T,
+    /// A retry with the same key and request answers the original receipt.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Arguments naming a dialogue (and optionally a round).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DialogueArgs {
+    pub dialogue: String,
+    /// For `round_context`: the round about to be played (default: the one after the latest).
+    #[serde(default)]
+    pub round: Option<u8>,
+}
+
+/// `query_graph` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphArgs {
+    pub dialogue: String,
+    /// `neighbours` (one hop), `k_hop` (up to `depth` hops), or `open_tensions`.
+    pub query: String,
+    /// The entity id (`P0101`) for `neighbours` and `k_hop`.
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// Hops for `k_hop` (default 2).
+    #[serde(default)]
+    pub depth: Option<usize>,
+    /// `out`, `in` or `both` (default).
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// Reference types to follow (default: all).
+    #[serde(default)]
+    pub ref_types: Vec<String>,
+}
+
+/// The MCP server over a ledger.
+#[derive(Debug)]
+pub struct DialogueTools<S: Store + 'static> {
+    ledger: Arc<Ledger<S>>,
+    actor: String,
+}
+
+impl<S: Store + 'static> Clone for DialogueTools<S> {
+    fn clone(&self) -> Self {
+        Self {
+            ledger: self.ledger.clone(),
+            actor: self.actor.clone(),
+        }
+    }
+}
+
+fn failure(error: LedgerError) -> CallToolResult {
+    CallToolResult::structured_error(Failure::from(error).json)
+}
+
+fn usage(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::structured_error(json!({"error": {"kind": "usage", "message": message.into()}}))
+}
+
+fn dialogue_id(text: &str) -> Result<DialogueId, CallToolResult> {
+    DialogueId::parse(text).map_err(|e| failure(LedgerError::NotFound(e.to_string())))
+}
+
+#[tool_router]
+impl<S: Store + 'static> DialogueTools<S> {
+    /// A server over `ledger`, recording `actor` in every commit.
+    pub fn new(ledger: Arc<Ledger<S>>, actor: &str) -> Self {
+        Self {
+            ledger,
+            actor: actor.to_owned(),
+        }
+    }
+
+    fn options(&self, idempotency_key: Option<String>) -> WriteOptions {
+        WriteOptions {
+            actor: self.actor.clone(),
+            time: None,
+            idempotency_key,
+        }
+    }
+
+    async fn write(&self, dialogue: &str, command: Command, key: Option<String>) -> CallToolResult {
+        let dialogue = match dialogue_id(dialogue) {
+            Ok(d) => d,
+            Err(result) => return result,
+        };
+        match self
+            .ledger
+            .execute(&dialogue, &command, &self.options(key))
+            .await
+        {
+            Ok(receipt) => {
+                CallToolResult::structured(serde_json::to_value(receipt).unwrap_or_default())
+            }
+            Err(error) => failure(error),
+        }
+    }
+
+    #[tool(
+        description = "Create a dialogue with its expert pool. Answers the receipt with the dialogue id (the title's slug, suffixed -2, -3, ... when taken)."
+    )]
+    async fn create_dialogue(
+        &self,
+        Parameters(args): Parameters<CreateArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(
+            match self
+                .ledger
+                .create_dialogue(&args.request, &self.options(args.idempotency_key))
+                .await
+            {
+                Ok(receipt) => {
+                    CallToolResult::structured(serde_json::to_value(receipt).unwrap_or_default())
+                }
+                Err(error) => failure(error),
+            },
+        )
+    }
+
+    #[tool(
+        description = "Add an expert to a dialogue mid-way (source `created` needs a creation_reason)."
+    )]
+    async fn add_expert(
+        &self,
+        Parameters(args): Parameters<WriteArgs<ExpertInput>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .write(
+                &args.dialogue,
+                Command::AddExpert(args.request),
+                args.idempotency_key,
+            )
+            .await)
+    }
+
+    #[tool(
+        description = "Register a whole round in one call, all-or-nothing: entities under local ids (MUFFIN-P0101), references to local ids of the batch or global ids of earlier rounds, moves, status updates. Answers the id_mapping; on invalid input, every error with its code, field, valid options and a suggestion."
+    )]
+    async fn register_round(
+        &self,
+        Parameters(args): Parameters<WriteArgs<RegisterRound>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .write(
+                &args.dialogue,
+                Command::RegisterRound(args.request),
+                args.idempotency_key,
+            )
+            .await)
+    }
+
+    #[tool(
+        description = "Register a verdict (immutable); `adopts` and `resolves` record the recommendations it adopts and the tensions it resolves."
+    )]
+    async fn register_verdict(
+        &self,
+        Parameters(args): Parameters<WriteArgs<RegisterVerdict>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .write(
+                &args.dialogue,
+                Command::RegisterVerdict(args.request),
+                args.idempotency_key,
+            )
+            .await)
+    }
+
+    #[tool(description = "Update statuses of earlier entities ({id, status, by, via, reason}).")]
+    async fn update_statuses(
+        &self,
+        Parameters(args): Parameters<WriteArgs<UpdateStatuses>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .write(
+                &args.dialogue,
+                Command::UpdateStatuses(args.request),
+                args.idempotency_key,
+            )
+            .await)
+    }
+
+    #[tool(
+        description = "The context of a round for the panel: open tensions, prior perspectives, and what each expert said, as structured data and as markdown."
+    )]
+    async fn round_context(
+        &self,
+        Parameters(args): Parameters<DialogueArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let dialogue = match dialogue_id(&args.dialogue) {
+            Ok(d) => d,
+            Err(result) => return Ok(result),
+        };
+        let (graph, ring) = match self.read(&dialogue).await {
+            Ok(pair) => pair,
+            Err(error) => return Ok(failure(error)),
+        };
+        let round = args
+            .round
+            .unwrap_or_else(|| graph.latest_round().map_or(0, |r| r.saturating_add(1)));
+        let meta = graph.meta.as_ref();
+        let content = meta.and_then(|m| m.content.as_ref());
+        let title = render::text(&ring, content, "title");
+        let question = render::text(&ring, content, "question");
+        let text_of = |node: &dlg_core::graph::NodeItem, field: &str| {
+            render::text(&ring, node.content.as_ref(), field)
+        };
+        let tensions: Vec<Value> = graph
+            .open_tensions()
+            .iter()
+            .map(|t| json!({"id": t.id, "status": t.status, "round": t.round, "label": text_of(t, "label"),
+                            "description": text_of(t, "description"), "addressed_by": graph.addressed_by(t.id)}))
+            .collect();
+        let perspectives: Vec<Value> = graph
+            .entities(Some(EntityKind::Perspective), &[])
+            .iter()
+            .filter(|p| p.round < round)
+            .map(|p| json!({"id": p.id, "status": p.status, "round": p.round, "contributors": p.contributors,
+                            "label": text_of(p, "label"), "content": text_of(p, "content")}))
+            .collect();
+        let experts: Vec<Value> = graph
+            .experts
+            .values()
+            .map(|e| {
+                let said: serde_json::Map<String, Value> = e
+                    .responses
+                    .iter()
+                    .filter(|(r, _)| **r < round)
+                    .map(|(r, copy)| {
+                        (
+                            r.to_string(),
+                            json!(render::text(&ring, Some(copy), "text")),
+                        )
+                    })
+                    .collect();
+                json!({"expert": e.expert, "role": render::text(&ring, e.profile.as_ref(), "role"),
+                       "tier": e.tier, "responses": said})
+            })
+            .collect();
+        let mut markdown =
+            format!("# {title}\n\n{question}\n\n## Round {round}\n\n### Open tensions\n");
+        for t in &tensions {
+            markdown.push_str(&format!(
+                "- **{}** ({}) {}\n",
+                t["id"].as_str().unwrap_or(""),
+                t["status"].as_str().unwrap_or(""),
+                t["label"].as_str().unwrap_or("")
+            ));
+        }
+        markdown.push_str("\n### Prior perspectives\n");
+        for p in &perspectives {
+            markdown.push_str(&format!(
+                "- **{}** {} — {}\n",
+                p["id"].as_str().unwrap_or(""),
+                p["label"].as_str().unwrap_or(""),
+                p["contributors"]
+            ));
+        }
+        markdown.push_str("\n### The panel\n");
+        for e in &experts {
+            markdown.push_str(&format!(
+                "- **{}**: {}\n",
+                e["expert"].as_str().unwrap_or(""),
+                e["role"].as_str().unwrap_or("")
+            ));
+        }
+        Ok(CallToolResult::structured(json!({
+            "dialogue": dialogue, "title": title, "question": question, "round": round,
+            "open_tensions": tensions, "perspectives": perspectives, "experts": experts, "markdown": markdown,
+        })))
+    }
+
+    #[tool(
+        description = "Query the graph: `neighbours` of an entity, a `k_hop` subgraph, or `open_tensions` (with what addressed them)."
+    )]
+    async fn query_graph(
+        &self,
+        Parameters(args): Parameters<GraphArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let dialogue = match dialogue_id(&args.dialogue) {
+            Ok(d) => d,
+            Err(result) => return Ok(result),
+        };
+        let (graph, ring) = match self.read(&dialogue).await {
+            Ok(pair) => pair,
+            Err(error) => return Ok(failure(error)),
+        };
+        let label = |id: EntityId| {
+            graph
+                .nodes
+                .get(&id)
+                .map(|n| render::label(&ring, n))
+                .unwrap_or_default()
+        };
+        if args.query == "open_tensions" {
+            let tensions: Vec<Value> = graph
+                .entities(Some(EntityKind::Tension), &[])
+                .into_iter()
+                .filter(|t| tension_is_open(t.status))
+                .map(|t| {
+                    json!({"id": t.id, "status": t.status, "round": t.round, "label": label(t.id),
+                                "addressed_by": graph.addressed_by(t.id)})
+                })
+                .collect();
+            return Ok(CallToolResult::structured(
+                json!({"dialogue": dialogue, "open_tensions": tensions}),
+            ));
+        }
+        let Some(entity) = args
+            .entity
+            .as_deref()
+            .and_then(|e| EntityId::parse(e).ok())
+            .filter(|id| graph.nodes.contains_key(id))
+        else {
+            return Ok(usage(format!(
+                "`{}` is not an entity of `{dialogue}`: give `entity` as a global id like P0101",
+                args.entity.unwrap_or_default()
+            )));
+        };
+        let direction = match args.direction.as_deref().unwrap_or("both") {
+            "out" => Direction::Out,
+            "in" => Direction::In,
+            "both" => Direction::Both,
+            other => return Ok(usage(format!("direction `{other}`: use out, in or both"))),
+        };
+        let mut ref_types = Vec::new();
+        for text in &args.ref_types {
+            match RefType::parse(text) {
+                Some(r) => ref_types.push(r),
+                None => {
+                    return Ok(usage(format!(
+                        "`{text}` is not a reference type: use one of {}",
+                        RefType::names().join(", ")
+                    )));
+                }
+            }
+        }
+        let depth = match args.query.as_str() {
+            "neighbours" | "neighbors" => 1,
+            "k_hop" => args.depth.unwrap_or(2),
+            other => {
+                return Ok(usage(format!(
+                    "query `{other}`: use neighbours, k_hop or open_tensions"
+                )));
+            }
+        };
+        let subgraph = graph.k_hop(entity, depth, direction, &ref_types);
+        let nodes: Vec<Value> = subgraph
+            .nodes
+            .iter()
+            .map(|n| json!({"id": n.id, "kind": n.kind, "status": n.status, "round": n.round, "label": label(n.id)}))
+            .collect();
+        Ok(CallToolResult::structured(
+            json!({"dialogue": dialogue, "entity": entity, "nodes": nodes, "edges": subgraph.edges}),
+        ))
+    }
+
+    #[tool(description = "Export the dialogue as DOMAIN.md's dialogue.json.")]
+    async fn export_dialogue(
+        &self,
+        Parameters(args): Parameters<DialogueArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let dialogue = match dialogue_id(&args.dialogue) {
+            Ok(d) => d,
+            Err(result) => return Ok(result),
+        };
+        Ok(match self.read(&dialogue).await {
+            Ok((graph, ring)) => {
+                let opener = |copy: &dlg_core::graph::SealedCopy| ring.open(copy).ok();
+                CallToolResult::structured(dlg_core::export::dialogue_json(&graph, &opener))
+            }
+            Err(error) => failure(error),
+        })
+    }
+
+    async fn read(
+        &self,
+        dialogue: &DialogueId,
+    ) -> Result<(dlg_core::graph::Graph, KeyRing), LedgerError> {
+        let graph = self.ledger.graph(dialogue).await?;
+        let ring = self.ledger.key_ring(dialogue).await?;
+        Ok((graph, ring))
+    }
+}
+
+#[tool_handler]
+impl<S: Store + 'static> ServerHandler for DialogueTools<S> {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("dlg", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "The dialogue ledger: create a dialogue, get the context of a round, register rounds in bulk (local ids, all-or-nothing), verdicts and status changes, and query the graph. Errors list every invalid item with a code, field, options and suggestion; retries with the same idempotency_key are safe.",
+            )
+    }
+}
+
+/// Serves the tools on stdin/stdout until the client disconnects.
+pub async fn serve<S: Store + 'static>(ledger: Ledger<S>, actor: &str) -> Result<(), LedgerError> {
+    let server = DialogueTools::new(Arc::new(ledger), actor);
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| LedgerError::Input(format!("the MCP client did not start a session: {e}")))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| LedgerError::Input(format!("the MCP session ended with an error: {e}")))?;
+    Ok(())
+}
