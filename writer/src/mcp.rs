@@ -100,6 +100,15 @@ fn failure(error: LedgerError) -> CallToolResult {
     CallToolResult::structured_error(Failure::from(error).json)
 }
 
+fn receipt_result(outcome: Result<dlg_core::append::Receipt, LedgerError>) -> CallToolResult {
+    match outcome {
+        Ok(receipt) => {
+            CallToolResult::structured(serde_json::to_value(receipt).unwrap_or_default())
+        }
+        Err(error) => failure(error),
+    }
+}
+
 fn usage(message: impl Into<String>) -> CallToolResult {
     CallToolResult::structured_error(json!({"error": {"kind": "usage", "message": message.into()}}))
 }
@@ -126,21 +135,20 @@ impl<S: Store + 'static> DialogueTools<S> {
         }
     }
 
-    async fn write(&self, dialogue: &str, command: Command, key: Option<String>) -> CallToolResult {
-        let dialogue = match dialogue_id(dialogue) {
+    async fn write<T>(&self, args: WriteArgs<T>, command: fn(T) -> Command) -> CallToolResult {
+        let dialogue = match dialogue_id(&args.dialogue) {
             Ok(d) => d,
             Err(result) => return result,
         };
-        match self
+        let outcome = self
             .ledger
-            .execute(&dialogue, &command, &self.options(key))
-            .await
-        {
-            Ok(receipt) => {
-                CallToolResult::structured(serde_json::to_value(receipt).unwrap_or_default())
-            }
-            Err(error) => failure(error),
-        }
+            .execute(
+                &dialogue,
+                &command(args.request),
+                &self.options(args.idempotency_key),
+            )
+            .await;
+        receipt_result(outcome)
     }
 
     #[tool(
@@ -150,18 +158,11 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<CreateArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(
-            match self
-                .ledger
+        Ok(receipt_result(
+            self.ledger
                 .create_dialogue(&args.request, &self.options(args.idempotency_key))
-                .await
-            {
-                Ok(receipt) => {
-                    CallToolResult::structured(serde_json::to_value(receipt).unwrap_or_default())
-                }
-                Err(error) => failure(error),
-            },
-        )
+                .await,
+        ))
     }
 
     #[tool(
@@ -171,13 +172,7 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<WriteArgs<ExpertInput>>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .write(
-                &args.dialogue,
-                Command::AddExpert(args.request),
-                args.idempotency_key,
-            )
-            .await)
+        Ok(self.write(args, Command::AddExpert).await)
     }
 
     #[tool(
@@ -187,13 +182,7 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<WriteArgs<RegisterRound>>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .write(
-                &args.dialogue,
-                Command::RegisterRound(args.request),
-                args.idempotency_key,
-            )
-            .await)
+        Ok(self.write(args, Command::RegisterRound).await)
     }
 
     #[tool(
@@ -203,13 +192,7 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<WriteArgs<RegisterVerdict>>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .write(
-                &args.dialogue,
-                Command::RegisterVerdict(args.request),
-                args.idempotency_key,
-            )
-            .await)
+        Ok(self.write(args, Command::RegisterVerdict).await)
     }
 
     #[tool(description = "Update statuses of earlier entities ({id, status, by, via, reason}).")]
@@ -217,13 +200,7 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<WriteArgs<UpdateStatuses>>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .write(
-                &args.dialogue,
-                Command::UpdateStatuses(args.request),
-                args.idempotency_key,
-            )
-            .await)
+        Ok(self.write(args, Command::UpdateStatuses).await)
     }
 
     #[tool(

@@ -428,12 +428,7 @@ impl KeyStore for DynamoStore {
         items
             .iter()
             .map(|item| {
-                let sk = string(item, "sk")?;
-                let version = super::parse_key_version(&sk)?;
-                let wrapped = serde_json::from_str(&string(item, "wrapped")?).map_err(|e| {
-                    StoreError::Corrupt(format!("wrapped key {version} of {dialogue}: {e}"))
-                })?;
-                Ok((version, wrapped))
+                super::parse_wrapped_key(dialogue, &string(item, "sk")?, &string(item, "wrapped")?)
             })
             .collect()
     }

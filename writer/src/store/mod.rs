@@ -41,6 +41,18 @@ pub fn parse_key_version(sk: &str) -> Result<u32, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("keys item `{sk}` is not a key version")))
 }
 
+/// A keys row: its version from the sort key and the wrapped key from its JSON.
+pub fn parse_wrapped_key(
+    dialogue: &DialogueId,
+    sk: &str,
+    json: &str,
+) -> StoreResult<(u32, WrappedKey)> {
+    let version = parse_key_version(sk)?;
+    let wrapped = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("wrapped key {version} of {dialogue}: {e}")))?;
+    Ok((version, wrapped))
+}
+
 /// Refuses a commit over the size every backend accepts, before anything is sent.
 pub fn check_size(row: &CommitRow) -> StoreResult<()> {
     if row.bytes.len() > dlg_core::commit::MAX_COMMIT_BYTES {

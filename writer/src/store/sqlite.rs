@@ -203,13 +203,7 @@ impl KeyStore for SqliteStore {
             rows.collect()
         })?;
         rows.into_iter()
-            .map(|(sk, json)| {
-                let version = super::parse_key_version(&sk)?;
-                let wrapped = serde_json::from_str(&json).map_err(|e| {
-                    StoreError::Corrupt(format!("wrapped key {version} of {dialogue}: {e}"))
-                })?;
-                Ok((version, wrapped))
-            })
+            .map(|(sk, json)| super::parse_wrapped_key(dialogue, &sk, &json))
             .collect()
     }
 
