@@ -224,7 +224,7 @@ pub enum GraphItem {
 
 impl GraphItem {
     /// The item's sort key: `META`, `X#{expert}`, `R#{round:02}`, `N#{id}`, `C#{expert}#{id}`,
-    /// `O#{source}#{ref}#{target}`, `I#{target}#{ref}#{source}`, `M#{round:02}#{expert}#{index:04}`,
+    /// `E#{source}#O#{ref}#{target}`, `E#{target}#I#{ref}#{source}`, `M#{round:02}#{expert}#{index:04}`,
     /// `V#{verdict}`, `CKPT`.
     pub fn sort_key(&self) -> String {
         match self {
@@ -233,8 +233,8 @@ impl GraphItem {
             GraphItem::Round(r) => format!("R#{:02}", r.round),
             GraphItem::Node(n) => format!("N#{}", n.id),
             GraphItem::Contribution(c) => format!("C#{}#{}", c.expert, c.id),
-            GraphItem::OutEdge(e) => format!("O#{}#{}#{}", e.source, e.ref_type, e.target),
-            GraphItem::InEdge(e) => format!("I#{}#{}#{}", e.target, e.ref_type, e.source),
+            GraphItem::OutEdge(e) => format!("E#{}#O#{}#{}", e.source, e.ref_type, e.target),
+            GraphItem::InEdge(e) => format!("E#{}#I#{}#{}", e.target, e.ref_type, e.source),
             GraphItem::Move(m) => format!("M#{:02}#{}#{:04}", m.round, m.expert, m.index),
             GraphItem::Verdict(v) => format!("V#{}", v.verdict),
             GraphItem::Checkpoint(_) => "CKPT".to_owned(),

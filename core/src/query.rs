@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::commit::Commit;
-use crate::graph::{ApplyError, ApplyOutcome, EdgeItem, Graph, MoveItem, NodeItem, VerdictItem};
+use crate::graph::{
+    ApplyError, ApplyOutcome, EdgeItem, Graph, GraphItem, MoveItem, NodeItem, VerdictItem,
+};
 use crate::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
 use crate::model::{RefType, Status, tension_is_open};
 
@@ -39,6 +41,65 @@ pub struct Neighbour {
 pub struct Subgraph {
     pub nodes: Vec<NodeItem>,
     pub edges: Vec<EdgeItem>,
+}
+
+/// The reference types by which an entity addresses a tension.
+pub const ADDRESSING: [RefType; 3] = [RefType::Address, RefType::Resolve, RefType::Reopen];
+
+/// What addressed `tension`: the sources of its incoming [`ADDRESSING`] edges (`incoming`, as
+/// read), then the `via` of its status changes.
+pub fn addressed_by(tension: &NodeItem, incoming: &[Neighbour]) -> Vec<String> {
+    let mut found: Vec<String> = incoming
+        .iter()
+        .filter(|n| n.direction == Direction::In && ADDRESSING.contains(&n.edge.ref_type))
+        .map(|n| n.other.to_string())
+        .collect();
+    for change in &tension.history {
+        if let Some(via) = &change.via
+            && !found.contains(via)
+        {
+            found.push(via.clone());
+        }
+    }
+    found
+}
+
+/// The sort-key prefix under which `id`'s edges in `direction` are stored (`E#{id}#O#`,
+/// `E#{id}#I#`, or `E#{id}#` for both), so a store answers "neighbours of X" with one range read.
+pub fn edge_key_prefix(id: EntityId, direction: Direction) -> String {
+    match direction {
+        Direction::Out => format!("E#{id}#O#"),
+        Direction::In => format!("E#{id}#I#"),
+        Direction::Both => format!("E#{id}#"),
+    }
+}
+
+/// The neighbours of `id` from edge items read by [`edge_key_prefix`], in the order
+/// [`Graph::neighbours`] gives them (out-edges first), restricted to `ref_types` when non-empty.
+pub fn neighbours_from_items(
+    id: EntityId,
+    items: impl IntoIterator<Item = GraphItem>,
+    ref_types: &[RefType],
+) -> Vec<Neighbour> {
+    let mut found: Vec<Neighbour> = items
+        .into_iter()
+        .filter_map(|item| match item {
+            GraphItem::OutEdge(edge) if edge.source == id => Some(Neighbour {
+                direction: Direction::Out,
+                other: edge.target,
+                edge,
+            }),
+            GraphItem::InEdge(edge) if edge.target == id => Some(Neighbour {
+                direction: Direction::In,
+                other: edge.source,
+                edge,
+            }),
+            _ => None,
+        })
+        .filter(|n| ref_types.is_empty() || ref_types.contains(&n.edge.ref_type))
+        .collect();
+    found.sort_by_key(|n| (n.direction == Direction::In, n.edge.ref_type, n.other));
+    found
 }
 
 impl Graph {
@@ -163,25 +224,11 @@ impl Graph {
     /// What acted on a tension: entities that address, resolve or reopen it, and the `via` of
     /// its status changes.
     pub fn addressed_by(&self, tension: EntityId) -> Vec<String> {
-        let mut found: Vec<String> = self
-            .neighbours(
-                tension,
-                Direction::In,
-                &[RefType::Address, RefType::Resolve, RefType::Reopen],
-            )
-            .into_iter()
-            .map(|n| n.other.to_string())
-            .collect();
-        if let Some(node) = self.nodes.get(&tension) {
-            for change in &node.history {
-                if let Some(via) = &change.via
-                    && !found.contains(via)
-                {
-                    found.push(via.clone());
-                }
-            }
+        let incoming = self.neighbours(tension, Direction::In, &ADDRESSING);
+        match self.nodes.get(&tension) {
+            Some(node) => addressed_by(node, &incoming),
+            None => incoming.iter().map(|n| n.other.to_string()).collect(),
         }
-        found
     }
 
     /// A verdict with what it resolved and adopted, derived from the graph: tensions and

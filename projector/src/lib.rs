@@ -1,3 +1,20 @@
-//! dlg-projector: the DynamoDB Streams projector (the Lambda `bootstrap`) and the graph-store
-//! adapters. It will run `dlg_core::graph::Graph::apply`, the same fold the writer uses; nothing
-//! is implemented here yet.
+//! dlg-projector: the read side of the dialogue ledger.
+//!
+//! - [`store`]: the storage ports (events, keys, graph tables) and their adapters (SQLite,
+//!   DynamoDB). Only these adapters know SQL or DynamoDB attribute values.
+//! - [`projection`]: the fold runner that keeps a dialogue's graph items equal to the fold of its
+//!   commits, whatever order and how many times commits are delivered. The same code runs
+//!   in-process after an append, in the Lambda, and under the local stream runner.
+//! - [`stream`]: the DynamoDB Streams contract: decoding records, the batch handler with its
+//!   partial batch response.
+//! - [`runner`]: the local stream runner that polls DynamoDB Local's stream and feeds the handler.
+//!
+//! **Architecture Invariant:** the projector holds no decryption key: sealed content is copied
+//! from commits into graph items, never opened.
+
+#![forbid(unsafe_code)]
+
+pub mod projection;
+pub mod runner;
+pub mod store;
+pub mod stream;

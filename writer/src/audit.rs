@@ -145,7 +145,7 @@ impl<S: Store> Ledger<S> {
         } else {
             if checkpoint < verified_upto {
                 warnings.push(format!(
-                    "the graph is {} commit(s) behind the events; any read catches it up, or run `dlg rebuild`",
+                    "the graph is {} commit(s) behind the events: the projector catches it up (inline, any read does), or run `dlg rebuild`",
                     verified_upto - checkpoint
                 ));
             }

@@ -2,6 +2,7 @@
 //! tables for people or JSON for tools. Every command is a plain async function over a
 //! [`Ledger`], so tests can call the same code the binary runs.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
@@ -15,10 +16,12 @@ use dlg_core::command::{
     StatusUpdateInput, UpdateStatuses,
 };
 use dlg_core::error::{ErrorCode, Rejected, ValidationError};
+use dlg_core::graph::NodeItem;
 use dlg_core::ids::{DialogueId, EntityId, EntityKind};
 use dlg_core::model::{RefType, Status, tension_is_open};
-use dlg_core::query::{AsOf, Direction, graph_as_of};
+use dlg_core::query::{ADDRESSING, AsOf, Direction, addressed_by, graph_as_of};
 
+use crate::keys::KeyRing;
 use crate::ledger::{Ledger, LedgerError, WriteOptions};
 use crate::render;
 use crate::store::Store;
@@ -106,6 +109,33 @@ pub struct DynamoArgs {
     /// Override the keys table name.
     #[arg(long, global = true, env = "DLG_KEYS_TABLE")]
     pub keys_table: Option<String>,
+    /// Who keeps the DynamoDB graph table current: `stream` (the Lambda on the events stream; run
+    /// `dlg --store dynamodb project` beside DynamoDB Local) or `inline` (this process, after each
+    /// append and before each read; no stream needed). The SQLite store is always inline.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "DLG_PROJECTOR",
+        default_value = "stream"
+    )]
+    pub projector: ProjectorArg,
+}
+
+/// Who keeps the graph table current (DynamoDB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProjectorArg {
+    Stream,
+    Inline,
+}
+
+impl From<ProjectorArg> for crate::ledger::Projection {
+    fn from(arg: ProjectorArg) -> Self {
+        match arg {
+            ProjectorArg::Stream => crate::ledger::Projection::Stream,
+            ProjectorArg::Inline => crate::ledger::Projection::Inline,
+        }
+    }
 }
 
 impl DynamoArgs {
@@ -288,6 +318,16 @@ pub enum Cmd {
     Demo,
     /// Create the DynamoDB tables from infra/template.yaml where missing (DynamoDB Local, tests).
     InitTables,
+    /// Run the stream projector (DynamoDB): poll the events table's stream and feed each batch to
+    /// the Lambda's handler, as the Lambda service does in AWS. Needs no key. Stops on Ctrl-C.
+    Project {
+        /// Project what the stream holds now, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Pause between polls, in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        interval_ms: u64,
+    },
     /// Serve the dialogue tools over MCP on stdin/stdout (for agent tooling; see the README).
     Mcp,
     /// Import dialogue archives: one dialogue folder, or a folder of them. Idempotent.
@@ -308,7 +348,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: u8, kind: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: u8, kind: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         Self {
             code,
@@ -347,7 +387,10 @@ impl From<LedgerError> for Failure {
             LedgerError::WrongKey { .. } => Failure::new(exit::KEY, "wrong_key", message),
             LedgerError::KeyFile(_) => Failure::new(exit::KEY, "key_file", message),
             LedgerError::Tampered { .. } => Failure::new(exit::AUDIT_FAILED, "tampered", message),
-            LedgerError::Projection { .. } => Failure::new(exit::FAILURE, "projection", message),
+            LedgerError::Projection(_) | LedgerError::Unfoldable { .. } => {
+                Failure::new(exit::FAILURE, "projection", message)
+            }
+            LedgerError::NotProjected(_) => Failure::new(exit::FAILURE, "not_projected", message),
             LedgerError::Store(crate::store::StoreError::TooLarge { .. }) => {
                 Failure::new(exit::REJECTED, "too_large", message)
             }
@@ -678,6 +721,11 @@ pub async fn run<S: Store>(
             "usage",
             "run `dlg mcp` to serve the tools over stdio",
         )),
+        Cmd::Project { .. } => Err(Failure::new(
+            exit::USAGE,
+            "usage",
+            "the stream projector runs on DynamoDB: `dlg --store dynamodb project` (the embedded store projects in-process)",
+        )),
         Cmd::InitTables => Ok(Output::new(
             format!(
                 "{}: tables are created when the store opens; nothing to do",
@@ -805,40 +853,64 @@ pub(crate) async fn tensions<S: Store>(
             }
         }
     }
-    let dialogues = match dialogue {
-        Some(d) => vec![dialogue_id(d)?],
-        None => ledger.dialogues().await?,
-    };
-    let one = dialogues.len() == 1;
+    // The unsettled tensions of every dialogue come from the graph table's index of them.
+    let everywhere = dialogue.is_none() && wanted.is_empty() && !all;
+    let mut found: Vec<(DialogueId, NodeItem, Vec<String>)> = Vec::new();
+    if everywhere {
+        for (dialogue, node) in ledger.open_tensions_everywhere().await? {
+            let incoming = ledger
+                .neighbours(&dialogue, node.id, Direction::In, &ADDRESSING)
+                .await?;
+            let by = addressed_by(&node, &incoming);
+            found.push((dialogue, node, by));
+        }
+    } else {
+        let dialogues = match dialogue {
+            Some(d) => vec![dialogue_id(d)?],
+            None => ledger.dialogues().await?,
+        };
+        for dialogue in dialogues {
+            let graph = ledger.graph(&dialogue).await?;
+            for node in graph.entities(Some(EntityKind::Tension), &wanted) {
+                if wanted.is_empty() && !all && !tension_is_open(node.status) {
+                    continue;
+                }
+                let by = graph.addressed_by(node.id);
+                found.push((dialogue.clone(), node.clone(), by));
+            }
+        }
+    }
+    let one = dialogue.is_some();
     let mut header = vec!["id", "status", "round", "label", "addressed by"];
     if !one {
         header.insert(0, "dialogue");
     }
     let mut table = render::table(&header);
     let mut rows = Vec::new();
-    for dialogue in &dialogues {
-        let graph = ledger.graph(dialogue).await?;
-        let ring = ledger.key_ring(dialogue).await?;
-        for node in graph.entities(Some(EntityKind::Tension), &wanted) {
-            if wanted.is_empty() && !all && !tension_is_open(node.status) {
-                continue;
-            }
-            let label = render::label(&ring, node);
-            let by = graph.addressed_by(node.id);
-            let mut row = vec![
-                node.id.to_string(),
-                node.status.to_string(),
-                node.round.to_string(),
-                label.clone(),
-                by.join(", "),
-            ];
-            if !one {
-                row.insert(0, dialogue.to_string());
-            }
-            table.add_row(row);
-            rows.push(json!({"dialogue": dialogue, "id": node.id, "status": node.status, "round": node.round,
-                             "label": label, "addressed_by": by}));
+    let mut rings: BTreeMap<DialogueId, KeyRing> = BTreeMap::new();
+    for (dialogue, node, by) in &found {
+        if !rings.contains_key(dialogue) {
+            rings.insert(dialogue.clone(), ledger.key_ring(dialogue).await?);
         }
+        let label = rings
+            .get(dialogue)
+            .map(|ring| render::label(ring, node))
+            .unwrap_or_default();
+        let mut row = vec![
+            node.id.to_string(),
+            node.status.to_string(),
+            node.round.to_string(),
+            label.clone(),
+            by.join(", "),
+        ];
+        if !one {
+            row.insert(0, dialogue.to_string());
+        }
+        table.add_row(row);
+        rows.push(
+            json!({"dialogue": dialogue, "id": node.id, "status": node.status, "round": node.round,
+                         "label": label, "addressed_by": by}),
+        );
     }
     let text = if rows.is_empty() {
         "no tensions match".to_owned()

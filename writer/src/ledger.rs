@@ -9,12 +9,15 @@ use dlg_core::chain::{self, ChainError, Digest};
 use dlg_core::command::{Command, CreateDialogue, dialogue_id_for};
 use dlg_core::commit::{Commit, request_fingerprint};
 use dlg_core::error::Rejected;
-use dlg_core::graph::{ApplyError, ApplyOutcome, Graph, GraphItem};
-use dlg_core::ids::DialogueId;
+use dlg_core::graph::{ApplyError, Graph, NodeItem};
+use dlg_core::ids::{DialogueId, EntityId};
+use dlg_core::model::RefType;
+use dlg_core::query::{Direction, Neighbour, edge_key_prefix, neighbours_from_items};
 use dlg_core::seal::{KeyProvider, SealError};
 
 use crate::keys::{KeyFileError, KeyRing, OsEntropy};
 use crate::store::{CommitRow, Store, StoreError};
+use dlg_projector::projection::{ProjectError, Projector};
 
 /// How many times an append re-reads, re-validates and retries after losing a race.
 pub const MAX_APPEND_ATTEMPTS: usize = 64;
@@ -59,9 +62,17 @@ pub enum LedgerError {
     /// The stored chain does not verify; nothing is appended onto it.
     #[error("dialogue `{dialogue}` fails verification at commit {}: {:?}; run `dlg audit {dialogue}`", error.commit, error.problem)]
     Tampered { dialogue: String, error: ChainError },
-    /// The projection cannot be advanced (the events table holds an unusable commit).
-    #[error("the projection of `{dialogue}` cannot apply a commit: {error}")]
-    Projection { dialogue: String, error: ApplyError },
+    /// The events table holds a commit the fold cannot apply.
+    #[error("the commits of `{dialogue}` cannot be folded: {error}; run `dlg audit {dialogue}`")]
+    Unfoldable { dialogue: String, error: ApplyError },
+    /// The projection cannot be advanced (an unusable, missing or unchained commit).
+    #[error(transparent)]
+    Projection(ProjectError),
+    /// The dialogue has commits but the stream projector has not written its graph yet.
+    #[error(
+        "dialogue `{0}` has commits but no projected graph yet: is the projector running (the Lambda in AWS; `dlg --store dynamodb project` beside DynamoDB Local)?"
+    )]
+    NotProjected(String),
     /// Too many concurrent writers kept winning the race.
     #[error(
         "gave up after {attempts} attempts: other writers kept appending to `{dialogue}`; retry with the same idempotency key"
@@ -70,6 +81,18 @@ pub enum LedgerError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<ProjectError> for LedgerError {
+    fn from(error: ProjectError) -> Self {
+        match error {
+            ProjectError::Store(error) => LedgerError::Store(error),
+            ProjectError::Contention { dialogue, attempts } => {
+                LedgerError::Contention { dialogue, attempts }
+            }
+            error => LedgerError::Projection(error),
+        }
+    }
 }
 
 /// Who writes, when, and the idempotency key.
@@ -97,9 +120,21 @@ pub fn now() -> String {
     humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
 
+/// Who keeps the graph table current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Projection {
+    /// This process: after each append and before each read (the embedded store).
+    #[default]
+    Inline,
+    /// The stream projector (the Lambda, or the local stream runner); reads take the graph table
+    /// as it is, and this process never writes it.
+    Stream,
+}
+
 /// The ledger over one store and one key provider.
 pub struct Ledger<S> {
     store: S,
+    projection: Projection,
     keys: Box<dyn KeyProvider + Send + Sync>,
     /// Names the master key in messages (a file path, a KMS key id).
     key_source: String,
@@ -129,9 +164,21 @@ impl<S: Store> Ledger<S> {
     ) -> Self {
         Self {
             store,
+            projection: Projection::Inline,
             keys,
             key_source: key_source.into(),
         }
+    }
+
+    /// The same ledger with the graph kept current by `projection`.
+    pub fn with_projection(mut self, projection: Projection) -> Self {
+        self.projection = projection;
+        self
+    }
+
+    /// Who keeps the graph current.
+    pub fn projection(&self) -> Projection {
+        self.projection
     }
 
     /// The underlying store.
@@ -157,7 +204,7 @@ impl<S: Store> Ledger<S> {
             }
         })?;
         let graph = Graph::rebuild(dialogue.clone(), rows.iter().map(|r| r.bytes.as_slice()))
-            .map_err(|error| LedgerError::Projection {
+            .map_err(|error| LedgerError::Unfoldable {
                 dialogue: dialogue.to_string(),
                 error,
             })?;
@@ -364,7 +411,9 @@ impl<S: Store> Ledger<S> {
                 Ok(()) => {
                     // The graph is derived data: a failure to project is repaired by the next
                     // catch-up and never undoes an acknowledged commit.
-                    if let Err(error) = self.catch_up(dialogue).await {
+                    if self.projection == Projection::Inline
+                        && let Err(error) = self.catch_up(dialogue).await
+                    {
                         tracing::warn!(%dialogue, %error, "the projection is behind; the next read catches it up");
                     }
                     return Ok(Receipt::of(&encoded.commit, &encoded.hash));
@@ -391,66 +440,72 @@ impl<S: Store> Ledger<S> {
         })
     }
 
-    /// The in-process projector: applies every commit after the stored checkpoint with the core
-    /// fold (checkpoint rule included) and writes the changed items with the new checkpoint.
-    /// Returns the up-to-date graph.
+    /// The in-process projector ([`dlg_projector::projection`]): projects every commit after
+    /// the stored checkpoint and returns the up-to-date graph.
     pub async fn catch_up(&self, dialogue: &DialogueId) -> Result<Graph, LedgerError> {
-        for _ in 0..MAX_APPEND_ATTEMPTS {
-            let items = self.store.graph_items(dialogue).await?;
-            let mut graph = Graph::from_items(dialogue.clone(), items);
-            let start = graph.checkpoint.commit;
-            let rows = self.store.commits(dialogue, start + 1).await?;
-            if rows.is_empty() {
-                return Ok(graph);
-            }
-            let mut changed: BTreeMap<String, GraphItem> = BTreeMap::new();
-            for row in &rows {
-                let outcome = graph
-                    .apply(&row.bytes)
-                    .map_err(|error| LedgerError::Projection {
-                        dialogue: dialogue.to_string(),
-                        error,
-                    })?;
-                match outcome {
-                    ApplyOutcome::Applied(items) => {
-                        for item in items {
-                            changed.insert(item.sort_key(), item);
-                        }
-                    }
-                    ApplyOutcome::AlreadyApplied => {}
-                    ApplyOutcome::Gap { from, .. } => {
-                        return Err(LedgerError::Projection {
-                            dialogue: dialogue.to_string(),
-                            error: ApplyError::Inconsistent {
-                                commit: from,
-                                seq: 0,
-                                reason: format!("commit {from} is missing from the events table"),
-                            },
-                        });
-                    }
-                }
-            }
-            let items: Vec<GraphItem> = changed.into_values().collect();
-            match self.store.put_graph_items(dialogue, &items, start).await {
-                Ok(()) => return Ok(graph),
-                // Another process projected meanwhile: start again from its checkpoint.
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let mut projector = Projector::new(&self.store);
+        projector.catch_up(dialogue).await?;
+        match projector.into_graph(dialogue) {
+            Some(graph) => Ok(graph),
+            None => Ok(Graph::new(dialogue.clone())),
         }
-        Err(LedgerError::Contention {
-            dialogue: dialogue.to_string(),
-            attempts: MAX_APPEND_ATTEMPTS,
-        })
     }
 
-    /// The dialogue's graph, caught up to the head.
+    /// The dialogue's graph: caught up to the head by this process ([`Projection::Inline`]), or
+    /// as the stream projector last wrote it ([`Projection::Stream`]).
     pub async fn graph(&self, dialogue: &DialogueId) -> Result<Graph, LedgerError> {
-        let graph = self.catch_up(dialogue).await?;
+        let graph = match self.projection {
+            Projection::Inline => self.catch_up(dialogue).await?,
+            Projection::Stream => {
+                Graph::from_items(dialogue.clone(), self.store.graph_items(dialogue).await?)
+            }
+        };
         if graph.meta.is_none() {
+            if self.projection == Projection::Stream
+                && !self.store.commit_range(dialogue, 1, 1).await?.is_empty()
+            {
+                return Err(LedgerError::NotProjected(dialogue.to_string()));
+            }
             return Err(LedgerError::NotFound(dialogue.to_string()));
         }
         Ok(graph)
+    }
+
+    /// The edges of one entity: in stream mode one range read of the graph table
+    /// ([`dlg_core::query::edge_key_prefix`]), inline after catching up.
+    pub async fn neighbours(
+        &self,
+        dialogue: &DialogueId,
+        id: EntityId,
+        direction: Direction,
+        ref_types: &[RefType],
+    ) -> Result<Vec<Neighbour>, LedgerError> {
+        match self.projection {
+            Projection::Inline => Ok(self
+                .graph(dialogue)
+                .await?
+                .neighbours(id, direction, ref_types)),
+            Projection::Stream => {
+                let items = self
+                    .store
+                    .graph_items_under(dialogue, &edge_key_prefix(id, direction))
+                    .await?;
+                Ok(neighbours_from_items(id, items, ref_types))
+            }
+        }
+    }
+
+    /// Open and reopened tensions across every dialogue, from the graph table's index of them
+    /// (every dialogue caught up first in inline mode).
+    pub async fn open_tensions_everywhere(
+        &self,
+    ) -> Result<Vec<(DialogueId, NodeItem)>, LedgerError> {
+        if self.projection == Projection::Inline {
+            for dialogue in self.store.dialogues().await? {
+                self.catch_up(&dialogue).await?;
+            }
+        }
+        Ok(self.store.open_tensions().await?)
     }
 
     /// Recomputes the dialogue's graph from the events table and replaces the stored one.

@@ -1,6 +1,6 @@
 //! dlg-writer: the append path and the `dlg` command line of the dialogue ledger.
 //!
-//! - [`store`]: the storage ports (events, keys, graph) and their adapters.
+//! - [`store`]: the storage ports and adapters, from `dlg-projector` (re-exported).
 //! - [`keys`]: the local master key file, OS entropy, key rings.
 //! - [`ledger`]: the append path, idempotency, conflict retry, and the in-process projector.
 //! - [`audit`]: replay and verification.
@@ -20,4 +20,4 @@ pub mod keys;
 pub mod ledger;
 pub mod mcp;
 pub mod render;
-pub mod store;
+pub use dlg_projector::store;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dlg_core::seal::MasterKey;
+use dlg_projector::runner::{PollReport, StreamRunner};
 use dlg_writer::cli::{self, Cli, Cmd, Failure, StoreKind, exit};
 use dlg_writer::keys::MasterKeyFile;
 use dlg_writer::ledger::{Ledger, LedgerError};
@@ -79,10 +80,67 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
                     serde_json::json!({"created": created}),
                 ));
             }
+            if let Cmd::Project { once, interval_ms } = cli.command {
+                return project(store, once, interval_ms).await;
+            }
             let (master, source) = master_key(cli.global.home.clone(), &store).await?;
-            dispatch(Ledger::new(store, Box::new(master), source), cli).await
+            let projection = cli.global.dynamodb.projector.into();
+            let ledger = Ledger::new(store, Box::new(master), source).with_projection(projection);
+            dispatch(ledger, cli).await
         }
     }
+}
+
+/// `dlg --store dynamodb project`: the local stream runner. It holds no key.
+async fn project(store: DynamoStore, once: bool, interval_ms: u64) -> Result<cli::Output, Failure> {
+    let description = store.describe();
+    let mut runner = StreamRunner::connect(store)
+        .await
+        .map_err(LedgerError::from)?;
+    if once {
+        // Poll until the stream has nothing new (a failed batch is retried on the next poll).
+        let mut total = PollReport::default();
+        loop {
+            let report = runner.poll().await.map_err(LedgerError::from)?;
+            if report.batches == 0 {
+                break;
+            }
+            total.batches += report.batches;
+            total.records += report.records;
+            total.applied += report.applied;
+            total.failed_batches += report.failed_batches;
+            if report.failed_batches > 0 && report.applied == 0 {
+                // Stuck on a record the handler keeps refusing (the log says why).
+                return Err(Failure::new(
+                    exit::FAILURE,
+                    "projection",
+                    format!(
+                        "{description}: the stream holds a record that cannot be projected ({} applied before it); the log above names it — run `dlg --store dynamodb audit`",
+                        total.applied
+                    ),
+                ));
+            }
+        }
+        return Ok(cli::Output::new(
+            format!(
+                "{description}: {} record(s) in {} batch(es), {} commit(s) applied, {} batch(es) failed",
+                total.records, total.batches, total.applied, total.failed_batches
+            ),
+            serde_json::json!({"records": total.records, "batches": total.batches,
+                               "applied": total.applied, "failed_batches": total.failed_batches}),
+        ));
+    }
+    eprintln!(
+        "projecting {} into the graph table of {description}; Ctrl-C stops",
+        runner.stream_arn()
+    );
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    runner
+        .run(std::time::Duration::from_millis(interval_ms), stop)
+        .await;
+    Ok(cli::Output::new(String::new(), serde_json::Value::Null))
 }
 
 fn main() -> ExitCode {

@@ -3,7 +3,7 @@
 
 use dlg_core::ids::{EntityId, ExpertSlug};
 use dlg_core::model::RefType;
-use dlg_core::query::{AsOf, Direction, graph_as_of};
+use dlg_core::query::{AsOf, Direction, edge_key_prefix, graph_as_of, neighbours_from_items};
 use dlg_core::testing::MemoryLedger;
 use serde_json::json;
 
@@ -59,6 +59,32 @@ fn neighbours_by_direction_and_type() {
         only_refine,
         [(Direction::Out, id("P0001")), (Direction::In, id("P0102"))]
     );
+}
+
+/// A store answers "neighbours of X" by reading the items under one sort-key prefix; that
+/// read must give exactly what the in-memory graph gives, for every entity and direction.
+#[test]
+fn neighbours_from_one_prefix_read_equal_the_graph() {
+    let ledger = given_two_rounds();
+    let graph = &ledger.graph;
+    let items = graph.items();
+    for node in graph.nodes.values() {
+        for direction in [Direction::Out, Direction::In, Direction::Both] {
+            for refs in [&[][..], &[RefType::Refine][..]] {
+                let prefix = edge_key_prefix(node.id, direction);
+                let read = items
+                    .iter()
+                    .filter(|i| i.sort_key().starts_with(&prefix))
+                    .cloned();
+                assert_eq!(
+                    neighbours_from_items(node.id, read, refs),
+                    graph.neighbours(node.id, direction, refs),
+                    "{} {direction:?} {refs:?}",
+                    node.id
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -13,17 +13,18 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
 };
-use dlg_core::graph::GraphItem;
-use dlg_core::ids::{DialogueId, EntityKind};
+use dlg_core::graph::{ContributionItem, GraphItem, NodeItem};
+use dlg_core::ids::{DialogueId, EntityKind, ExpertSlug};
 use dlg_core::model::tension_is_open;
 use dlg_core::seal::WrappedKey;
 
 use super::{
     CommitRow, EventStore, GraphStore, KeyStore, Store, StoreError, StoreResult, commit_key,
-    key_version_key, partition_key,
+    key_version_key, parse_partition_key, partition_key,
 };
 
-type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// Where the tables are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,8 @@ impl DynamoConfig {
         }
     }
 
-    fn where_(&self) -> String {
+    /// Where the tables are, for messages: the endpoint URL or the region.
+    pub fn where_(&self) -> String {
         self.endpoint
             .clone()
             .unwrap_or_else(|| format!("DynamoDB in {}", self.region))
@@ -63,41 +65,67 @@ pub struct DynamoStore {
     config: DynamoConfig,
 }
 
+/// The graph table's index of open tensions across dialogues, and its partition value.
+const OPEN_TENSIONS_INDEX: &str = "open-tensions";
+const OPEN_TENSION: &str = "OPEN_TENSION";
+/// The graph table's index of contributions by expert.
+const CONTRIBUTIONS_INDEX: &str = "contributions-by-expert";
+
+/// The SDK configuration for `config`: region, endpoint, retries with backoff (throttling, 5xx),
+/// and timeouts so a dead endpoint fails in seconds. Against an endpoint URL without AWS
+/// credentials in the environment, static local credentials are used. Shared by the DynamoDB
+/// and DynamoDB Streams clients.
+pub async fn sdk_config(config: &DynamoConfig) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new(config.region.clone()))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        );
+    if let Some(endpoint) = &config.endpoint {
+        loader = loader.endpoint_url(endpoint);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "dlg-local",
+            ));
+        }
+    }
+    loader.load().await
+}
+
+/// Which sort keys of a partition to read.
+#[derive(Debug)]
+enum SortRange<'a> {
+    All,
+    From(String),
+    Between(String, String),
+    Prefix(&'a str),
+}
+
 /// The items a graph transaction may hold besides the checkpoint (DynamoDB allows 100).
 const TRANSACTION_ITEMS: usize = 99;
 
 impl DynamoStore {
-    /// Builds the client once: region, endpoint, retries with backoff (throttling, 5xx), and
-    /// timeouts so a dead endpoint fails in seconds. Against an endpoint URL without AWS
-    /// credentials in the environment, static local credentials are used.
+    /// Builds the client once, from [`sdk_config`].
     pub async fn connect(config: DynamoConfig) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()))
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .operation_timeout(Duration::from_secs(30))
-                    .build(),
-            );
-        if let Some(endpoint) = &config.endpoint {
-            loader = loader.endpoint_url(endpoint);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "dlg-local",
-                ));
-            }
-        }
-        let sdk = loader.load().await;
+        let sdk = sdk_config(&config).await;
         Self {
             client: Client::new(&sdk),
             config,
         }
+    }
+
+    /// A store over an existing client (one built with interceptors, or shared with other code).
+    pub fn with_client(client: Client, config: DynamoConfig) -> Self {
+        Self { client, config }
     }
 
     /// The SDK client (for table administration and tests).
@@ -110,7 +138,7 @@ impl DynamoStore {
         &self.config
     }
 
-    fn error<E, R>(&self, action: &str, table: &str, error: SdkError<E, R>) -> StoreError
+    pub(crate) fn error<E, R>(&self, action: &str, table: &str, error: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
@@ -135,29 +163,66 @@ impl DynamoStore {
         }
     }
 
+    /// Every item of partition `pk` within `range`, following pages (1 MB each).
     async fn query_all(
         &self,
         table: &str,
         pk: &str,
-        from_sk: Option<&str>,
+        range: SortRange<'_>,
+    ) -> StoreResult<Vec<Item>> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(table)
+            .consistent_read(true)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
+        query = match range {
+            SortRange::All => query.key_condition_expression("pk = :pk"),
+            SortRange::From(from) => query
+                .key_condition_expression("pk = :pk AND sk >= :from")
+                .expression_attribute_values(":from", AttributeValue::S(from)),
+            SortRange::Between(from, to) => query
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":from", AttributeValue::S(from))
+                .expression_attribute_values(":to", AttributeValue::S(to)),
+            SortRange::Prefix(prefix) => query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
+        };
+        self.pages(query, table).await
+    }
+
+    /// Every item of a global secondary index's partition, following pages.
+    async fn query_index(
+        &self,
+        index: &str,
+        key: &str,
+        value: String,
+        what: &str,
+    ) -> StoreResult<Vec<Item>> {
+        let table = &self.config.graph_table;
+        let query = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(index)
+            .key_condition_expression("#key = :value")
+            .expression_attribute_names("#key", key)
+            .expression_attribute_values(":value", AttributeValue::S(value));
+        self.pages(query, &format!("{table} ({what})")).await
+    }
+
+    async fn pages(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        table: &str,
     ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(table)
-                .consistent_read(true)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .set_exclusive_start_key(start.take());
-            query = match from_sk {
-                Some(from) => query
-                    .key_condition_expression("pk = :pk AND sk >= :from")
-                    .expression_attribute_values(":from", AttributeValue::S(from.to_owned())),
-                None => query.key_condition_expression("pk = :pk"),
-            };
             let page = query
+                .clone()
+                .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(|e| self.error("query", table, e))?;
@@ -234,6 +299,24 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// A commit item of the events table (as read, or as a stream record's new image): its dialogue
+/// and row.
+pub fn commit_item(item: &Item) -> StoreResult<(DialogueId, CommitRow)> {
+    let dialogue = parse_partition_key(&string(item, "pk")?)?;
+    let number = super::parse_commit_key(&string(item, "sk")?)?;
+    let hash = bytes(item, "hash")?.try_into().map_err(|_| {
+        StoreError::Corrupt(format!(
+            "commit {number} of {dialogue} has a hash that is not 32 bytes"
+        ))
+    })?;
+    let row = CommitRow {
+        number,
+        bytes: bytes(item, "commit")?,
+        hash,
+    };
+    Ok((dialogue, row))
+}
+
 fn string(item: &Item, name: &str) -> StoreResult<String> {
     match item.get(name) {
         Some(AttributeValue::S(s)) => Ok(s.clone()),
@@ -271,7 +354,7 @@ fn graph_attributes(dialogue: &DialogueId, item: &GraphItem) -> StoreResult<Item
         {
             attributes.insert(
                 "open_pk".to_owned(),
-                AttributeValue::S("OPEN_TENSION".to_owned()),
+                AttributeValue::S(OPEN_TENSION.to_owned()),
             );
             attributes.insert(
                 "open_sk".to_owned(),
@@ -331,14 +414,7 @@ impl EventStore for DynamoStore {
                 .await
                 .map_err(|e| self.error("list dialogues", table, e))?;
             for item in page.items() {
-                let pk = string(item, "pk")?;
-                let id = pk
-                    .strip_prefix("D#")
-                    .and_then(|id| DialogueId::parse(id).ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("events partition `{pk}` is not a dialogue"))
-                    })?;
-                ids.push(id);
+                ids.push(parse_partition_key(&string(item, "pk")?)?);
             }
             match page.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
@@ -349,30 +425,23 @@ impl EventStore for DynamoStore {
         Ok(ids)
     }
 
-    async fn commits(&self, dialogue: &DialogueId, from: u64) -> StoreResult<Vec<CommitRow>> {
+    async fn commit_range(
+        &self,
+        dialogue: &DialogueId,
+        from: u64,
+        through: u64,
+    ) -> StoreResult<Vec<CommitRow>> {
+        let range = if through >= 9_999_999_999 {
+            SortRange::From(commit_key(from))
+        } else {
+            SortRange::Between(commit_key(from), commit_key(through))
+        };
         let items = self
-            .query_all(
-                &self.config.events_table,
-                &partition_key(dialogue),
-                Some(&commit_key(from)),
-            )
+            .query_all(&self.config.events_table, &partition_key(dialogue), range)
             .await?;
         items
             .iter()
-            .map(|item| {
-                let sk = string(item, "sk")?;
-                let number = super::parse_commit_key(&sk)?;
-                let hash = bytes(item, "hash")?.try_into().map_err(|_| {
-                    StoreError::Corrupt(format!(
-                        "commit {number} of {dialogue} has a hash that is not 32 bytes"
-                    ))
-                })?;
-                Ok(CommitRow {
-                    number,
-                    bytes: bytes(item, "commit")?,
-                    hash,
-                })
-            })
+            .map(|item| commit_item(item).map(|(_, row)| row))
             .collect()
     }
 
@@ -423,7 +492,11 @@ impl EventStore for DynamoStore {
 impl KeyStore for DynamoStore {
     async fn wrapped_keys(&self, dialogue: &DialogueId) -> StoreResult<Vec<(u32, WrappedKey)>> {
         let items = self
-            .query_all(&self.config.keys_table, &partition_key(dialogue), None)
+            .query_all(
+                &self.config.keys_table,
+                &partition_key(dialogue),
+                SortRange::All,
+            )
             .await?;
         items
             .iter()
@@ -465,7 +538,7 @@ impl KeyStore for DynamoStore {
     async fn delete_wrapped_keys(&self, dialogue: &DialogueId) -> StoreResult<usize> {
         let table = &self.config.keys_table;
         let items = self
-            .query_all(table, &partition_key(dialogue), None)
+            .query_all(table, &partition_key(dialogue), SortRange::All)
             .await?;
         for item in &items {
             self.client
@@ -484,9 +557,69 @@ impl KeyStore for DynamoStore {
 impl GraphStore for DynamoStore {
     async fn graph_items(&self, dialogue: &DialogueId) -> StoreResult<Vec<GraphItem>> {
         let items = self
-            .query_all(&self.config.graph_table, &partition_key(dialogue), None)
+            .query_all(
+                &self.config.graph_table,
+                &partition_key(dialogue),
+                SortRange::All,
+            )
             .await?;
         items.iter().map(parse_graph_item).collect()
+    }
+
+    async fn graph_items_under(
+        &self,
+        dialogue: &DialogueId,
+        prefix: &str,
+    ) -> StoreResult<Vec<GraphItem>> {
+        let items = self
+            .query_all(
+                &self.config.graph_table,
+                &partition_key(dialogue),
+                SortRange::Prefix(prefix),
+            )
+            .await?;
+        items.iter().map(parse_graph_item).collect()
+    }
+
+    async fn open_tensions(&self) -> StoreResult<Vec<(DialogueId, NodeItem)>> {
+        let items = self
+            .query_index(
+                OPEN_TENSIONS_INDEX,
+                "open_pk",
+                OPEN_TENSION.to_owned(),
+                "open tensions",
+            )
+            .await?;
+        let mut found = Vec::new();
+        for item in &items {
+            if let GraphItem::Node(node) = parse_graph_item(item)? {
+                found.push((parse_partition_key(&string(item, "pk")?)?, node));
+            }
+        }
+        found.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+        Ok(found)
+    }
+
+    async fn contributions_of(
+        &self,
+        expert: &ExpertSlug,
+    ) -> StoreResult<Vec<(DialogueId, ContributionItem)>> {
+        let items = self
+            .query_index(
+                CONTRIBUTIONS_INDEX,
+                "expert_pk",
+                format!("X#{expert}"),
+                "contributions",
+            )
+            .await?;
+        let mut found = Vec::new();
+        for item in &items {
+            if let GraphItem::Contribution(c) = parse_graph_item(item)? {
+                found.push((parse_partition_key(&string(item, "pk")?)?, c));
+            }
+        }
+        found.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+        Ok(found)
     }
 
     async fn put_graph_items(
@@ -569,7 +702,7 @@ impl GraphStore for DynamoStore {
     async fn replace_graph(&self, dialogue: &DialogueId, items: &[GraphItem]) -> StoreResult<()> {
         let table = &self.config.graph_table;
         let existing = self
-            .query_all(table, &partition_key(dialogue), None)
+            .query_all(table, &partition_key(dialogue), SortRange::All)
             .await?;
         let mut deletes = Vec::new();
         for item in &existing {

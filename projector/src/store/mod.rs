@@ -8,8 +8,8 @@ pub mod tables;
 use std::future::Future;
 
 use dlg_core::chain::Hash;
-use dlg_core::graph::GraphItem;
-use dlg_core::ids::DialogueId;
+use dlg_core::graph::{ContributionItem, GraphItem, NodeItem};
+use dlg_core::ids::{DialogueId, ExpertSlug};
 use dlg_core::seal::WrappedKey;
 
 /// Partition key of a dialogue: `D#{dialogue}`.
@@ -20,6 +20,13 @@ pub fn partition_key(dialogue: &DialogueId) -> String {
 /// Sort key of commit n: `C#{n:010}`.
 pub fn commit_key(number: u64) -> String {
     format!("C#{number:010}")
+}
+
+/// The dialogue of an events or graph partition key `D#{dialogue}`.
+pub fn parse_partition_key(pk: &str) -> Result<DialogueId, StoreError> {
+    pk.strip_prefix("D#")
+        .and_then(|id| DialogueId::parse(id).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("partition `{pk}` is not a dialogue")))
 }
 
 /// Sort key of data key version v: `K#{v:010}`.
@@ -119,12 +126,22 @@ pub trait EventStore {
     /// Every dialogue that has at least one commit, in id order.
     fn dialogues(&self) -> impl Future<Output = StoreResult<Vec<DialogueId>>> + Send;
 
+    /// The dialogue's commits numbered `from` through `through` (inclusive), in order.
+    fn commit_range(
+        &self,
+        dialogue: &DialogueId,
+        from: u64,
+        through: u64,
+    ) -> impl Future<Output = StoreResult<Vec<CommitRow>>> + Send;
+
     /// The dialogue's commits numbered `from` and up, in order.
     fn commits(
         &self,
         dialogue: &DialogueId,
         from: u64,
-    ) -> impl Future<Output = StoreResult<Vec<CommitRow>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<CommitRow>>> + Send {
+        self.commit_range(dialogue, from, u64::MAX)
+    }
 
     /// Stores commit `row.number` only if no commit with that number exists; a lost race is
     /// [`StoreError::Conflict`]. `idempotency_key` is stored beside it. Refuses commits over the
@@ -167,6 +184,27 @@ pub trait GraphStore {
         &self,
         dialogue: &DialogueId,
     ) -> impl Future<Output = StoreResult<Vec<GraphItem>>> + Send;
+
+    /// The dialogue's graph items whose sort key starts with `prefix`, in sort-key order (one
+    /// range read: the edges of an entity are under [`dlg_core::query::edge_key_prefix`]).
+    fn graph_items_under(
+        &self,
+        dialogue: &DialogueId,
+        prefix: &str,
+    ) -> impl Future<Output = StoreResult<Vec<GraphItem>>> + Send;
+
+    /// Open (or reopened) tensions across every dialogue, by dialogue and id (on DynamoDB, one
+    /// Query of the `open-tensions` index).
+    fn open_tensions(
+        &self,
+    ) -> impl Future<Output = StoreResult<Vec<(DialogueId, NodeItem)>>> + Send;
+
+    /// An expert's contributions across every dialogue, by dialogue and entity (on DynamoDB, one
+    /// Query of the `contributions-by-expert` index).
+    fn contributions_of(
+        &self,
+        expert: &ExpertSlug,
+    ) -> impl Future<Output = StoreResult<Vec<(DialogueId, ContributionItem)>>> + Send;
 
     /// Upserts items atomically (the checkpoint among them lands with the items it covers), only
     /// if the stored checkpoint is still at commit `expected_checkpoint` (0 when there is none);

@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dlg_core::graph::GraphItem;
-use dlg_core::ids::DialogueId;
+use dlg_core::graph::{ContributionItem, GraphItem, NodeItem};
+use dlg_core::ids::{DialogueId, EntityKind, ExpertSlug};
+use dlg_core::model::tension_is_open;
 use dlg_core::seal::WrappedKey;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     CommitRow, EventStore, GraphStore, KeyStore, Store, StoreError, StoreResult, commit_key,
-    key_version_key, partition_key,
+    key_version_key, parse_partition_key, partition_key,
 };
 
 const SCHEMA: &str = "
@@ -37,6 +38,9 @@ CREATE TABLE IF NOT EXISTS graph (
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 ";
+
+/// The graph sort-key layout this build writes (2: an entity's edges under `E#{id}#`).
+const GRAPH_LAYOUT: u32 = 2;
 
 /// A SQLite store in one file.
 #[derive(Debug)]
@@ -70,6 +74,18 @@ impl SqliteStore {
             .pragma_update(None, "secure_delete", "ON")
             .map_err(fail)?;
         connection.execute_batch(SCHEMA).map_err(fail)?;
+        // The graph is derived data: a store written with an older sort-key layout drops its
+        // graph rows (checkpoint included), and the next read projects them anew.
+        let layout: u32 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(fail)?;
+        if layout < GRAPH_LAYOUT {
+            connection
+                .execute_batch(&format!(
+                    "DELETE FROM graph; PRAGMA user_version = {GRAPH_LAYOUT};"
+                ))
+                .map_err(fail)?;
+        }
         Ok(Self {
             path: path.to_owned(),
             connection: Mutex::new(connection),
@@ -95,6 +111,32 @@ impl SqliteStore {
         StoreError::Unavailable(format!("SQLite store {}: {e}", self.path.display()))
     }
 
+    /// Graph rows `(pk, sk, item)` selected by `sql`, decoded.
+    fn read_graph(
+        &self,
+        sql: &str,
+        parameters: impl rusqlite::Params,
+    ) -> StoreResult<Vec<(DialogueId, GraphItem)>> {
+        let rows: Vec<(String, String, String)> = self.with(|c| {
+            let mut statement = c.prepare(sql)?;
+            let rows = statement.query_map(parameters, |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(pk, sk, json)| {
+                let dialogue = parse_partition_key(&pk)?;
+                let item = serde_json::from_str(&json).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "graph item `{sk}` of {dialogue} cannot be read: {e}"
+                    ))
+                })?;
+                Ok((dialogue, item))
+            })
+            .collect()
+    }
+
     fn head(&self, connection: &Connection, pk: &str) -> rusqlite::Result<u64> {
         let sk: Option<String> = connection
             .query_row(
@@ -116,26 +158,25 @@ impl EventStore for SqliteStore {
             let rows = statement.query_map([], |row| row.get(0))?;
             rows.collect()
         })?;
-        pks.iter()
-            .map(|pk| {
-                pk.strip_prefix("D#")
-                    .and_then(|id| DialogueId::parse(id).ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("events partition `{pk}` is not a dialogue"))
-                    })
-            })
-            .collect()
+        pks.iter().map(|pk| parse_partition_key(pk)).collect()
     }
 
-    async fn commits(&self, dialogue: &DialogueId, from: u64) -> StoreResult<Vec<CommitRow>> {
+    async fn commit_range(
+        &self,
+        dialogue: &DialogueId,
+        from: u64,
+        through: u64,
+    ) -> StoreResult<Vec<CommitRow>> {
         let pk = partition_key(dialogue);
         let rows: Vec<(String, Vec<u8>, Vec<u8>)> = self.with(|c| {
             let mut statement = c.prepare(
-                "SELECT sk, commit_bytes, hash FROM events WHERE pk = ?1 AND sk >= ?2 ORDER BY sk",
+                "SELECT sk, commit_bytes, hash FROM events WHERE pk = ?1 AND sk >= ?2 AND sk <= ?3
+                 ORDER BY sk",
             )?;
-            let rows = statement.query_map(params![pk, commit_key(from)], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?;
+            let rows = statement.query_map(
+                params![pk, commit_key(from), commit_key_upper(through)],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )?;
             rows.collect()
         })?;
         rows.into_iter()
@@ -249,23 +290,55 @@ impl KeyStore for SqliteStore {
 
 impl GraphStore for SqliteStore {
     async fn graph_items(&self, dialogue: &DialogueId) -> StoreResult<Vec<GraphItem>> {
-        let rows: Vec<(String, String)> = self.with(|c| {
-            let mut statement =
-                c.prepare("SELECT sk, item FROM graph WHERE pk = ?1 ORDER BY sk")?;
-            let rows = statement.query_map(params![partition_key(dialogue)], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(sk, json)| {
-                serde_json::from_str(&json).map_err(|e| {
-                    StoreError::Corrupt(format!(
-                        "graph item `{sk}` of {dialogue} cannot be read: {e}"
-                    ))
-                })
+        self.graph_items_under(dialogue, "").await
+    }
+
+    async fn graph_items_under(
+        &self,
+        dialogue: &DialogueId,
+        prefix: &str,
+    ) -> StoreResult<Vec<GraphItem>> {
+        let rows = self.read_graph(
+            "SELECT pk, sk, item FROM graph WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 ORDER BY sk",
+            params![partition_key(dialogue), prefix, prefix_end(prefix)],
+        )?;
+        rows.into_iter().map(|(_, item)| Ok(item)).collect()
+    }
+
+    async fn open_tensions(&self) -> StoreResult<Vec<(DialogueId, NodeItem)>> {
+        let rows = self.read_graph(
+            "SELECT pk, sk, item FROM graph WHERE sk >= 'N#T' AND sk < 'N#U' ORDER BY pk, sk",
+            params![],
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(dialogue, item)| match item {
+                GraphItem::Node(node)
+                    if node.kind == EntityKind::Tension && tension_is_open(node.status) =>
+                {
+                    Some((dialogue, node))
+                }
+                _ => None,
             })
-            .collect()
+            .collect())
+    }
+
+    async fn contributions_of(
+        &self,
+        expert: &ExpertSlug,
+    ) -> StoreResult<Vec<(DialogueId, ContributionItem)>> {
+        let prefix = format!("C#{expert}#");
+        let rows = self.read_graph(
+            "SELECT pk, sk, item FROM graph WHERE sk >= ?1 AND sk < ?2 ORDER BY pk, sk",
+            params![prefix, prefix_end(&prefix)],
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(dialogue, item)| match item {
+                GraphItem::Contribution(c) => Some((dialogue, c)),
+                _ => None,
+            })
+            .collect())
     }
 
     async fn put_graph_items(
@@ -327,6 +400,25 @@ impl GraphStore for SqliteStore {
             }
             transaction.commit()
         })
+    }
+}
+
+/// The smallest string above every string that starts with `prefix` (ASCII sort keys).
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_owned();
+    match end.pop() {
+        Some(last) => end.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX)),
+        None => end.push(char::MAX),
+    }
+    end
+}
+
+/// The sort key bounding commits up to `through` (all of them for `u64::MAX`).
+fn commit_key_upper(through: u64) -> String {
+    if through >= 9_999_999_999 {
+        "C#9999999999".to_owned()
+    } else {
+        commit_key(through)
     }
 }
 
