@@ -138,3 +138,192 @@ impl MemoryLedger {
         self.commits.iter().map(|c| c.hash).collect()
     }
 }
+
+/// Random valid dialogues for property tests: abstract steps, each turned into a command valid
+/// for the state it meets.
+pub mod random {
+    use serde_json::json;
+
+    use super::MemoryLedger;
+    use crate::command::CreateDialogue;
+    use crate::ids::EntityKind;
+    use crate::model::lifecycle;
+
+    /// A dialogue `id` with experts muffin, cupcake and scone and nothing else.
+    pub fn given_panel(id: &str, seed: u64) -> MemoryLedger {
+        let create: CreateDialogue = serde_json::from_value(json!({
+            "title": "PM repo sync architecture",
+            "question": "How should sync treat PM repos as the source of truth?",
+            "experts": [
+                {"slug": "muffin", "role": "DevTools Architect", "tier": "Core", "relevance": 0.95},
+                {"slug": "cupcake", "role": "PM Domain Expert", "tier": "Core", "relevance": 0.92},
+                {"slug": "scone", "role": "Data Modeling Specialist", "tier": "Adjacent", "relevance": 0.9}
+            ]
+        }))
+        .unwrap_or_else(|e| panic!("the panel request is well-formed: {e}"));
+        MemoryLedger::create(id, &create, seed)
+            .unwrap_or_else(|e| panic!("the panel dialogue is created: {e:?}"))
+    }
+
+    /// An abstract step; the interpreter turns it into a command valid for the current state.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Step {
+        Round {
+            perspectives: u8,
+            tensions: u8,
+            recommendations: u8,
+            reference_picks: Vec<u16>,
+        },
+        Status {
+            entity_pick: u16,
+            next_pick: u8,
+        },
+        AddExpert,
+        Verdict {
+            adopt_pick: u16,
+        },
+    }
+
+    impl Step {
+        /// A step from 64 random bits (so property tests need only `any::<u64>()`).
+        pub fn from_pick(pick: u64) -> Self {
+            let b = pick.to_le_bytes();
+            let pair = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+            match b[0] % 8 {
+                0..=2 => Step::Round {
+                    perspectives: b[1] % 4,
+                    tensions: b[2] % 3,
+                    recommendations: b[3] % 2,
+                    reference_picks: (0..usize::from(b[4] % 4))
+                        .map(|i| pair(4 + i % 3))
+                        .collect(),
+                },
+                3..=5 => Step::Status {
+                    entity_pick: pair(1),
+                    next_pick: b[3],
+                },
+                6 => Step::AddExpert,
+                _ => Step::Verdict {
+                    adopt_pick: pair(1),
+                },
+            }
+        }
+    }
+
+    const EXPERTS: [&str; 3] = ["muffin", "cupcake", "scone"];
+
+    /// Turns `step` into a command valid for the ledger's state and runs it (some steps do nothing).
+    pub fn run(ledger: &mut MemoryLedger, step: &Step, counter: &mut usize) {
+        *counter += 1;
+        let graph = &ledger.graph;
+        let request = match step {
+            Step::Round {
+                perspectives,
+                tensions,
+                recommendations,
+                reference_picks,
+            } => {
+                let round = graph.latest_round().map_or(0, |r| r + 1);
+                if round > 99 {
+                    return;
+                }
+                let entity = |kind: char, i: u8| {
+                    let expert = EXPERTS[usize::from(i) % EXPERTS.len()];
+                    json!({"id": format!("{}-{kind}{round:02}{:02}", expert.to_uppercase(), i + 1),
+                           "label": format!("{kind} {i} of round {round}"), "content": "body"})
+                };
+                let existing: Vec<String> = graph.nodes.keys().map(|id| id.to_string()).collect();
+                let tensions_existing: Vec<String> = graph
+                    .nodes
+                    .keys()
+                    .filter(|id| id.kind() == EntityKind::Tension)
+                    .map(|id| id.to_string())
+                    .collect();
+                let mut references = Vec::new();
+                if *perspectives > 0 {
+                    for (i, pick) in reference_picks.iter().enumerate() {
+                        let source = format!("MUFFIN-P{round:02}01");
+                        let (ref_type, pool) = if i % 2 == 0 {
+                            ("support", &existing)
+                        } else {
+                            ("address", &tensions_existing)
+                        };
+                        if pool.is_empty() {
+                            continue;
+                        }
+                        let target = &pool[usize::from(*pick) % pool.len()];
+                        let triple = (source.clone(), ref_type, target.clone());
+                        if !references.contains(&triple) {
+                            references.push(triple);
+                        }
+                    }
+                }
+                json!({
+                    "command": "register_round", "round": round, "title": format!("Round {round}"),
+                    "score": f64::from(*counter as u32) / 4.0, "summary": "synthesis",
+                    "experts": [{"expert": "muffin", "score": 1.5, "response": "raw"}],
+                    "perspectives": (0..*perspectives).map(|i| entity('P', i)).collect::<Vec<_>>(),
+                    "tensions": (0..*tensions).map(|i| entity('T', i)).collect::<Vec<_>>(),
+                    "recommendations": (0..*recommendations).map(|i| entity('R', i)).collect::<Vec<_>>(),
+                    "references": references.iter().map(|(s, r, t)| json!({"source": s, "type": r, "target": t})).collect::<Vec<_>>(),
+                    "moves": [{"expert": "cupcake", "move": "converge"}],
+                })
+            }
+            Step::Status {
+                entity_pick,
+                next_pick,
+            } => {
+                if graph.nodes.is_empty() {
+                    return;
+                }
+                let node = graph
+                    .nodes
+                    .values()
+                    .nth(usize::from(*entity_pick) % graph.nodes.len())
+                    .unwrap_or_else(|| unreachable!("the pick is in range"));
+                let next = lifecycle(node.kind).next(node.status);
+                if next.is_empty() {
+                    return;
+                }
+                let to = next[usize::from(*next_pick) % next.len()];
+                json!({"command": "update_statuses", "updates": [{"id": node.id.to_string(), "status": to.as_str(), "by": "scone", "reason": "moved"}]})
+            }
+            Step::AddExpert => {
+                json!({"command": "add_expert", "slug": format!("guest-{counter}"), "role": "Guest",
+                                      "creation_reason": "needed a view"})
+            }
+            Step::Verdict { adopt_pick } => {
+                let adoptable: Vec<String> = graph
+                    .nodes
+                    .values()
+                    .filter(|n| {
+                        n.kind == EntityKind::Recommendation
+                            && lifecycle(n.kind).allows(n.status, crate::model::Status::Adopted)
+                    })
+                    .map(|n| n.id.to_string())
+                    .collect();
+                let adopts: Vec<&String> = adoptable
+                    .get(usize::from(*adopt_pick) % adoptable.len().max(1))
+                    .into_iter()
+                    .collect();
+                json!({"command": "register_verdict", "verdict_id": format!("V{counter:02}"), "type": "interim",
+                       "recommendation": "so far", "adopts": adopts})
+            }
+        };
+        let command = serde_json::from_value(request)
+            .unwrap_or_else(|e| panic!("generated command must be well-formed: {e}"));
+        ledger
+            .run(&command)
+            .unwrap_or_else(|e| panic!("generated command must be valid: {e:#?}"));
+    }
+
+    /// A dialogue `id`: the panel, then `steps`.
+    pub fn dialogue(id: &str, steps: &[Step]) -> MemoryLedger {
+        let mut ledger = given_panel(id, 7);
+        let mut counter = 0;
+        for step in steps {
+            run(&mut ledger, step, &mut counter);
+        }
+        ledger
+    }
+}

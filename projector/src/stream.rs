@@ -10,12 +10,12 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use dlg_core::ids::DialogueId;
 
 use crate::projection::{ProjectError, Projector};
-use crate::store::dynamodb::{Item, commit_item};
+use crate::store::dynamodb::{Item, commit_attributes, commit_item};
 use crate::store::{CommitRow, EventStore, GraphStore, StoreError};
 
 /// Attempts for a dialogue whose projection failed with a retryable error, within one invocation.
@@ -48,6 +48,29 @@ pub fn decode(record: &EventRecord) -> Result<Record, StoreError> {
     let item: Item = image.clone().into();
     let (dialogue, row) = commit_item(&item)?;
     Ok(Record::Commit(dialogue, row))
+}
+
+/// A commit as the stream delivers it to the Lambda: an INSERT whose new image is the commit's
+/// events-table item (for replays, tests and benchmarks).
+pub fn record_of(dialogue: &DialogueId, row: &CommitRow, sequence_number: &str) -> EventRecord {
+    let item = commit_attributes(dialogue, row, None);
+    let mut change = StreamRecord::default();
+    change.keys = Item::from([
+        ("pk".to_owned(), item["pk"].clone()),
+        ("sk".to_owned(), item["sk"].clone()),
+    ])
+    .into();
+    change.size_bytes = row.bytes.len() as i64;
+    change.new_image = item.into();
+    change.sequence_number = Some(sequence_number.to_owned());
+    change.stream_view_type = Some(StreamViewType::NewImage);
+    let mut record = EventRecord::default();
+    record.event_name = "INSERT".to_owned();
+    record.event_source = Some("aws:dynamodb".to_owned());
+    record.event_version = Some("1.1".to_owned());
+    record.event_id = format!("{dialogue}-{}", row.number);
+    record.change = change;
+    record
 }
 
 fn sequence_number(record: &EventRecord) -> Option<&str> {

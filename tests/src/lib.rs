@@ -13,8 +13,7 @@ pub fn dlg_bin() -> &'static Path {
         if let Some(path) = std::env::var_os("DLG_BIN") {
             return PathBuf::from(path);
         }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut command = std::process::Command::new(cargo);
+        let mut command = cargo();
         command.args([
             "build",
             "--quiet",
@@ -24,16 +23,6 @@ pub fn dlg_bin() -> &'static Path {
             "dlg",
             "--message-format=json",
         ]);
-        // Cargo gives test processes variables of their own package (CARGO_MANIFEST_DIR, ...);
-        // some build scripts track them, so passing them on would rebuild half the tree.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy().into_owned();
-            if name.starts_with("CARGO_")
-                && !matches!(name.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR")
-            {
-                command.env_remove(&name);
-            }
-        }
         let output = command
             .output()
             .unwrap_or_else(|e| panic!("cannot run cargo to build dlg: {e}"));
@@ -49,6 +38,49 @@ pub fn dlg_bin() -> &'static Path {
             .find_map(|message| message["executable"].as_str().map(PathBuf::from))
             .unwrap_or_else(|| panic!("cargo did not report the dlg executable"))
     })
+}
+
+/// The workspace's cargo, run at the repository root without the variables cargo gives test
+/// processes of their own package (CARGO_MANIFEST_DIR, ...): some build scripts track them, so
+/// passing them on would rebuild half the tree.
+pub fn cargo() -> std::process::Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = std::process::Command::new(program);
+    command.current_dir(repo_root());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("CARGO_") && !matches!(name.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR")
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+/// The folder holding `cargo-lambda`, installed once from PyPI by `infra/scripts/cargo-lambda.sh`.
+pub fn cargo_lambda_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = repo_root().join("infra/scripts/cargo-lambda.sh");
+        let output = std::process::Command::new(&script)
+            .arg("install")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            output.status.success(),
+            "installing cargo-lambda failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+    })
+}
+
+/// A loopback TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
 /// A fresh data directory and a way to run `dlg` in it.
@@ -121,13 +153,6 @@ pub fn install_dynamodb_local() {
             String::from_utf8_lossy(&output.stderr)
         );
     });
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
 /// A DynamoDB Local process on a loopback port, started by the project's script. It exits when
@@ -244,6 +269,19 @@ pub fn shared_dynamodb() -> &'static str {
         std::mem::forget(local);
         endpoint
     })
+}
+
+/// A DynamoDB store on fresh tables (created from the template) at `endpoint`.
+pub async fn fresh_tables(endpoint: &str, test: &str) -> dlg_writer::store::dynamodb::DynamoStore {
+    use dlg_writer::store::dynamodb::{DynamoConfig, DynamoStore};
+    let config =
+        DynamoConfig::with_prefix(Some(endpoint.to_owned()), "us-east-1", &unique_prefix(test));
+    let store = DynamoStore::connect(config).await;
+    let created = dlg_writer::store::tables::create_tables(&store)
+        .await
+        .unwrap_or_else(|e| panic!("tables are created at {endpoint}: {e}"));
+    assert_eq!(created.len(), 3, "three tables are created");
+    store
 }
 
 /// A table prefix no other test in this run uses.

@@ -299,6 +299,30 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// The events-table item of a commit: keys, exact bytes, recorded hash, idempotency key.
+pub fn commit_attributes(
+    dialogue: &DialogueId,
+    row: &CommitRow,
+    idempotency_key: Option<&str>,
+) -> Item {
+    let mut item = Item::from([
+        ("pk".to_owned(), AttributeValue::S(partition_key(dialogue))),
+        ("sk".to_owned(), AttributeValue::S(commit_key(row.number))),
+        (
+            "commit".to_owned(),
+            AttributeValue::B(Blob::new(row.bytes.clone())),
+        ),
+        (
+            "hash".to_owned(),
+            AttributeValue::B(Blob::new(row.hash.to_vec())),
+        ),
+    ]);
+    if let Some(key) = idempotency_key {
+        item.insert("idem".to_owned(), AttributeValue::S(key.to_owned()));
+    }
+    item
+}
+
 /// A commit item of the events table (as read, or as a stream record's new image): its dialogue
 /// and row.
 pub fn commit_item(item: &Item) -> StoreResult<(DialogueId, CommitRow)> {
@@ -453,21 +477,7 @@ impl EventStore for DynamoStore {
     ) -> StoreResult<()> {
         super::check_size(row)?;
         let pk = partition_key(dialogue);
-        let mut item = Item::from([
-            ("pk".to_owned(), AttributeValue::S(pk.clone())),
-            ("sk".to_owned(), AttributeValue::S(commit_key(row.number))),
-            (
-                "commit".to_owned(),
-                AttributeValue::B(Blob::new(row.bytes.clone())),
-            ),
-            (
-                "hash".to_owned(),
-                AttributeValue::B(Blob::new(row.hash.to_vec())),
-            ),
-        ]);
-        if let Some(key) = idempotency_key {
-            item.insert("idem".to_owned(), AttributeValue::S(key.to_owned()));
-        }
+        let item = commit_attributes(dialogue, row, idempotency_key);
         let table = &self.config.events_table;
         match self
             .client

@@ -90,7 +90,7 @@ async fn writer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_writers_race_on_one_dialogue() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = crate::dynamodb_on(&endpoint, "race").await;
+    let store = dlg_tests::fresh_tables(&endpoint, "race").await;
     let master = MasterKey::new(SecretKey::generate(&mut OsEntropy));
     let ledger = Ledger::new(store.clone(), Box::new(master), "race key");
     let receipt = ledger
@@ -161,7 +161,7 @@ async fn eight_writers_race_on_one_dialogue() {
 async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
     let data = tempfile::tempdir().unwrap();
     let mut local = DynamoLocal::start(Some(data.path()));
-    let store = crate::dynamodb_on(&local.endpoint, "dead").await;
+    let store = dlg_tests::fresh_tables(&local.endpoint, "dead").await;
     let master = MasterKey::new(SecretKey::generate(&mut OsEntropy));
     let ledger = Arc::new(Ledger::new(
         store.clone(),
@@ -251,7 +251,7 @@ async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tables_match_the_template() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = crate::dynamodb_on(&endpoint, "shape").await;
+    let store = dlg_tests::fresh_tables(&endpoint, "shape").await;
     let expected = tables::template_shapes(tables::TEMPLATE).unwrap();
     let live = tables::live_shapes(&store).await.unwrap();
     assert_eq!(live, expected);

@@ -21,9 +21,8 @@ use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::Ledger;
 use dlg_writer::store::Store;
-use dlg_writer::store::dynamodb::{DynamoConfig, DynamoStore};
+use dlg_writer::store::dynamodb::DynamoStore;
 use dlg_writer::store::sqlite::SqliteStore;
-use dlg_writer::store::tables;
 
 /// A ledger over one backend, with whatever must live as long as it (a temp dir).
 #[allow(
@@ -51,23 +50,10 @@ pub async fn sqlite() -> Harness<SqliteStore> {
     }
 }
 
-/// A DynamoDB store on fresh tables (created from the template) in the shared DynamoDB Local.
-pub async fn dynamodb_on(endpoint: &str, test: &str) -> DynamoStore {
-    let config = DynamoConfig::with_prefix(
-        Some(endpoint.to_owned()),
-        "us-east-1",
-        &dlg_tests::unique_prefix(test),
-    );
-    let store = DynamoStore::connect(config).await;
-    let created = tables::create_tables(&store).await.unwrap();
-    assert_eq!(created.len(), 3);
-    store
-}
-
 /// A fresh set of tables in the shared DynamoDB Local.
 pub async fn dynamodb() -> Harness<DynamoStore> {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = dynamodb_on(&endpoint, "suite").await;
+    let store = dlg_tests::fresh_tables(&endpoint, "suite").await;
     Harness {
         ledger: Ledger::new(store, master(), "test master key"),
         backend: "dynamodb",
