@@ -170,7 +170,13 @@ impl StreamRunner {
                 Ok(page) => page,
                 Err(error) => {
                     let code = aws_sdk_dynamodbstreams::error::ProvideErrorMetadata::code(&error);
-                    if code == Some("ExpiredIteratorException") {
+                    // An iterator expires after 15 minutes; DynamoDB Local also calls an
+                    // iterator taken on a still empty shard trimmed once records arrive. Either
+                    // way a fresh one after the last delivered record carries on.
+                    if matches!(
+                        code,
+                        Some("ExpiredIteratorException" | "TrimmedDataAccessException")
+                    ) {
                         self.reposition(&id).await?;
                         continue;
                     }
