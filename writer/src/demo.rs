@@ -54,6 +54,10 @@ pub async fn run<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure> {
         reason: Some("verdict issued; retention deferred".to_owned()),
     });
     receipts.push(ledger.execute(&dialogue, &status, &options).await?);
+    let head = receipts.last().map_or(0, |r| r.commit);
+    ledger
+        .wait_for_projection(&dialogue, head, std::time::Duration::from_secs(30))
+        .await?;
 
     let tensions = cli::tensions(ledger, Some(dialogue.as_str()), &[], true).await?;
     let request = cli::GraphRequest {

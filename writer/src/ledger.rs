@@ -471,6 +471,32 @@ impl<S: Store> Ledger<S> {
         Ok(graph)
     }
 
+    /// Waits until the graph is projected up to `commit` (at once inline; in stream mode, until
+    /// the stream projector gets there or `timeout` passes).
+    pub async fn wait_for_projection(
+        &self,
+        dialogue: &DialogueId,
+        commit: u64,
+        timeout: std::time::Duration,
+    ) -> Result<(), LedgerError> {
+        let start = std::time::Instant::now();
+        loop {
+            let graph = match self.projection {
+                Projection::Inline => self.catch_up(dialogue).await?,
+                Projection::Stream => {
+                    Graph::from_items(dialogue.clone(), self.store.graph_items(dialogue).await?)
+                }
+            };
+            if graph.checkpoint.commit >= commit {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(LedgerError::NotProjected(dialogue.to_string()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// The edges of one entity: in stream mode one range read of the graph table
     /// ([`dlg_core::query::edge_key_prefix`]), inline after catching up.
     pub async fn neighbours(
