@@ -1,7 +1,7 @@
 //! Shared given-steps for dlg-core's tests: a dialogue with a panel and a registered round 0.
 
 use dlg_core::append::{PrepareError, Receipt};
-use dlg_core::command::{Command, CreateDialogue};
+use dlg_core::command::Command;
 use dlg_core::error::{ErrorCode, Rejected};
 use dlg_core::testing::MemoryLedger;
 use serde_json::{Value, json};
@@ -13,17 +13,7 @@ pub fn command(value: Value) -> Command {
 
 /// Given: a dialogue with experts muffin, cupcake and scone and nothing else.
 pub fn given_panel() -> MemoryLedger {
-    let create: CreateDialogue = serde_json::from_value(json!({
-        "title": "PM repo sync architecture",
-        "question": "How should sync treat PM repos as the source of truth?",
-        "experts": [
-            {"slug": "muffin", "role": "DevTools Architect", "tier": "Core", "relevance": 0.95},
-            {"slug": "cupcake", "role": "PM Domain Expert", "tier": "Core", "relevance": 0.92},
-            {"slug": "scone", "role": "Data Modeling Specialist", "tier": "Adjacent", "relevance": 0.9}
-        ]
-    }))
-    .expect("valid create");
-    MemoryLedger::create("pm-repo-sync", &create, 7).expect("dialogue is created")
+    dlg_core::testing::random::given_panel("pm-repo-sync", 7)
 }
 
 /// Round 0 with one entity of every kind: P0001, P0002, R0001, T0001, T0002, E0001, C0001.

@@ -328,16 +328,12 @@ pub fn commit_attributes(
 pub fn commit_item(item: &Item) -> StoreResult<(DialogueId, CommitRow)> {
     let dialogue = parse_partition_key(&string(item, "pk")?)?;
     let number = super::parse_commit_key(&string(item, "sk")?)?;
-    let hash = bytes(item, "hash")?.try_into().map_err(|_| {
-        StoreError::Corrupt(format!(
-            "commit {number} of {dialogue} has a hash that is not 32 bytes"
-        ))
-    })?;
-    let row = CommitRow {
+    let row = CommitRow::from_parts(
+        &dialogue,
         number,
-        bytes: bytes(item, "commit")?,
-        hash,
-    };
+        bytes(item, "commit")?,
+        bytes(item, "hash")?,
+    )?;
     Ok((dialogue, row))
 }
 

@@ -80,6 +80,25 @@ pub struct CommitRow {
 }
 
 impl CommitRow {
+    /// A row from stored parts; a hash that is not 32 bytes is corruption.
+    pub fn from_parts(
+        dialogue: &DialogueId,
+        number: u64,
+        bytes: Vec<u8>,
+        hash: Vec<u8>,
+    ) -> StoreResult<Self> {
+        let hash = hash.try_into().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "commit {number} of {dialogue} has a hash that is not 32 bytes"
+            ))
+        })?;
+        Ok(Self {
+            number,
+            bytes,
+            hash,
+        })
+    }
+
     /// The row as the chain verifier reads it.
     pub fn as_stored(&self) -> dlg_core::chain::StoredCommit<'_> {
         dlg_core::chain::StoredCommit {

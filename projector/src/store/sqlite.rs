@@ -181,17 +181,7 @@ impl EventStore for SqliteStore {
         })?;
         rows.into_iter()
             .map(|(sk, bytes, hash)| {
-                let number = super::parse_commit_key(&sk)?;
-                let hash = hash.try_into().map_err(|_| {
-                    StoreError::Corrupt(format!(
-                        "commit {number} of {dialogue} has a hash that is not 32 bytes"
-                    ))
-                })?;
-                Ok(CommitRow {
-                    number,
-                    bytes,
-                    hash,
-                })
+                CommitRow::from_parts(dialogue, super::parse_commit_key(&sk)?, bytes, hash)
             })
             .collect()
     }
