@@ -46,6 +46,10 @@ pub enum SealError {
     /// A key or wrapped key has the wrong length or encoding.
     #[error("malformed key material: {0}")]
     Malformed(String),
+    /// The key service (AWS KMS) refused or could not be reached; the message says which and
+    /// how to fix it.
+    #[error("{0}")]
+    Provider(String),
     /// The opened plaintext is not the JSON object the format requires.
     #[error("sealed content at {address} is not a JSON object: {reason}")]
     Content { address: String, reason: String },
@@ -244,24 +248,33 @@ mod base64_bytes {
     }
 }
 
-/// The key hierarchy: something that holds the master key and wraps and unwraps per-dialogue
-/// data keys. The local implementation is [`MasterKey`]; an AWS KMS one lives in the writer.
-pub trait KeyProvider {
+/// What a [`KeyProvider`] operation returns: boxed, so the provider can be chosen at run time,
+/// and a future, so a provider may call a key service (AWS KMS) over the network.
+pub type KeyFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, SealError>> + Send + 'a>>;
+
+/// The key hierarchy's port: something that holds the master key and wraps and unwraps
+/// per-dialogue data keys. The local implementation is [`MasterKey`]; the AWS KMS one lives in
+/// the writer. Every provider binds a wrapped key to its dialogue and version, so a wrapped key
+/// copied to another dialogue or version does not unwrap.
+pub trait KeyProvider: Send + Sync {
     /// Creates a fresh data key for `(dialogue, version)` and returns it with its wrapped form.
-    fn new_data_key(
-        &self,
-        dialogue: &DialogueId,
+    /// `entropy` is used before the future is returned (a provider that generates keys itself,
+    /// like KMS, ignores it).
+    fn new_data_key<'a>(
+        &'a self,
+        dialogue: &'a DialogueId,
         version: u32,
         entropy: &mut dyn Entropy,
-    ) -> Result<(SecretKey, WrappedKey), SealError>;
+    ) -> KeyFuture<'a, (SecretKey, WrappedKey)>;
 
     /// Recovers a data key from its wrapped form; fails for another dialogue or version.
-    fn unwrap_data_key(
-        &self,
-        dialogue: &DialogueId,
+    fn unwrap_data_key<'a>(
+        &'a self,
+        dialogue: &'a DialogueId,
         version: u32,
-        wrapped: &WrappedKey,
-    ) -> Result<SecretKey, SealError>;
+        wrapped: &'a WrappedKey,
+    ) -> KeyFuture<'a, SecretKey>;
 }
 
 /// The associated data of a wrapped data key: `dlg-wrap/v1/dialogue:{id}/key:{version}`.
@@ -287,10 +300,9 @@ impl MasterKey {
     pub fn secret(&self) -> &SecretKey {
         &self.0
     }
-}
 
-impl KeyProvider for MasterKey {
-    fn new_data_key(
+    /// Creates a fresh data key for `(dialogue, version)` and wraps it under [`wrap_aad`].
+    pub fn wrap_new_key(
         &self,
         dialogue: &DialogueId,
         version: u32,
@@ -317,7 +329,8 @@ impl KeyProvider for MasterKey {
         ))
     }
 
-    fn unwrap_data_key(
+    /// Unwraps a data key wrapped by [`MasterKey::wrap_new_key`] for the same dialogue and version.
+    pub fn unwrap_key(
         &self,
         dialogue: &DialogueId,
         version: u32,
@@ -325,7 +338,7 @@ impl KeyProvider for MasterKey {
     ) -> Result<SecretKey, SealError> {
         if wrapped.provider != Self::PROVIDER {
             return Err(SealError::Malformed(format!(
-                "the data key of {dialogue} v{version} was wrapped by provider `{}`, not by a local master key",
+                "the data key of {dialogue} v{version} was wrapped by the `{}` provider, not by a local master key: open this store with the key service it was written with (for KMS: --kms-key / DLG_KMS_KEY)",
                 wrapped.provider
             )));
         }
@@ -353,6 +366,30 @@ impl KeyProvider for MasterKey {
         let key = SecretKey::from_slice(&plain);
         plain.zeroize();
         key
+    }
+}
+
+impl KeyProvider for MasterKey {
+    fn new_data_key<'a>(
+        &'a self,
+        dialogue: &'a DialogueId,
+        version: u32,
+        entropy: &mut dyn Entropy,
+    ) -> KeyFuture<'a, (SecretKey, WrappedKey)> {
+        Box::pin(std::future::ready(
+            self.wrap_new_key(dialogue, version, entropy),
+        ))
+    }
+
+    fn unwrap_data_key<'a>(
+        &'a self,
+        dialogue: &'a DialogueId,
+        version: u32,
+        wrapped: &'a WrappedKey,
+    ) -> KeyFuture<'a, SecretKey> {
+        Box::pin(std::future::ready(
+            self.unwrap_key(dialogue, version, wrapped),
+        ))
     }
 }
 
@@ -434,14 +471,14 @@ mod tests {
         let mut entropy = TestEntropy::new(2);
         let master = MasterKey::new(SecretKey::generate(&mut entropy));
         let dialogue = DialogueId::parse("d").unwrap();
-        let (key, wrapped) = master.new_data_key(&dialogue, 1, &mut entropy).unwrap();
-        assert_eq!(master.unwrap_data_key(&dialogue, 1, &wrapped).unwrap(), key);
-        assert!(master.unwrap_data_key(&dialogue, 2, &wrapped).is_err());
+        let (key, wrapped) = master.wrap_new_key(&dialogue, 1, &mut entropy).unwrap();
+        assert_eq!(master.unwrap_key(&dialogue, 1, &wrapped).unwrap(), key);
+        assert!(master.unwrap_key(&dialogue, 2, &wrapped).is_err());
         let other = DialogueId::parse("e").unwrap();
-        assert!(master.unwrap_data_key(&other, 1, &wrapped).is_err());
+        assert!(master.unwrap_key(&other, 1, &wrapped).is_err());
         let stranger = MasterKey::new(SecretKey::generate(&mut entropy));
         assert!(matches!(
-            stranger.unwrap_data_key(&dialogue, 1, &wrapped),
+            stranger.unwrap_key(&dialogue, 1, &wrapped),
             Err(SealError::Unwrap { .. })
         ));
     }

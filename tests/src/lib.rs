@@ -110,6 +110,8 @@ impl Sandbox {
             .env("DLG_HOME", self.home.path())
             .env("DLG_ACTOR", "e2e-test")
             .env_remove("DLG_STORE")
+            .env_remove("DLG_KMS_KEY")
+            .env_remove("DLG_KMS_ENDPOINT")
             .env_remove("DLG_LOG");
         command
     }
@@ -188,48 +190,22 @@ impl DynamoLocal {
 
     /// Starts the process again on the same port (and database path).
     pub fn restart(&mut self) {
-        let log = std::fs::File::create(&self.log)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", self.log.display()));
-        let log_err = log
-            .try_clone()
-            .unwrap_or_else(|e| panic!("cannot clone a log handle: {e}"));
-        let mut command = std::process::Command::new("bash");
-        command
-            .arg(dynamodb_script())
-            .args([
-                "serve",
-                "--port",
-                &self.port.to_string(),
-                "--parent",
-                &std::process::id().to_string(),
-            ])
-            .stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
+        let mut args = vec![
+            "serve".to_owned(),
+            "--port".to_owned(),
+            self.port.to_string(),
+        ];
+        args.extend(["--parent".to_owned(), std::process::id().to_string()]);
         if let Some(path) = &self.db_path {
-            command.arg("--db-path").arg(path);
+            args.extend(["--db-path".to_owned(), path.display().to_string()]);
         }
-        self.child = Some(
-            command
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start DynamoDB Local: {e}")),
-        );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(std::process::Child::try_wait) {
-                panic!(
-                    "DynamoDB Local exited ({status}):\n{}",
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "DynamoDB Local did not answer on port {} within 60 s:\n{}",
-                self.port,
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        self.child = Some(serve(
+            "DynamoDB Local",
+            &dynamodb_script(),
+            &args,
+            self.port,
+            &self.log,
+        ));
     }
 
     /// Stops the process (the script's trap stops Java) and waits until the port is closed.
@@ -253,6 +229,87 @@ impl Drop for DynamoLocal {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Runs `bash script args…` with its output in `log` and waits until `port` answers (or the
+/// process exits, or a minute passes — each a panic with the log).
+fn serve(name: &str, script: &Path, args: &[String], port: u16, log: &Path) -> std::process::Child {
+    let out = std::fs::File::create(log)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+    let err = out
+        .try_clone()
+        .unwrap_or_else(|e| panic!("cannot clone a log handle: {e}"));
+    let mut child = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{name} exited ({status}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} did not answer on port {port} within 60 s:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child
+}
+
+/// The local KMS-compatible endpoint the tests share (moto's server, installed and started by
+/// `infra/scripts/kms-local.sh`; it ends with the test process).
+pub fn shared_kms() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let script = repo_root().join("infra/scripts/kms-local.sh");
+        let install = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("install")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run bash for {}: {e}", script.display()));
+        assert!(
+            install.status.success(),
+            "installing the local KMS failed:\n{}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        let port = free_port();
+        let log =
+            std::env::temp_dir().join(format!("dlg-kms-local-{}-{port}.log", std::process::id()));
+        let args = [
+            "serve".to_owned(),
+            "--port".to_owned(),
+            port.to_string(),
+            "--parent".to_owned(),
+            std::process::id().to_string(),
+        ];
+        // Lives as long as the process; the script's watchdog stops the server when it ends.
+        std::mem::forget(serve("the local KMS", &script, &args, port, &log));
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+/// A fresh symmetric KMS key at `endpoint`; returns its ARN.
+pub async fn create_kms_key(endpoint: &str) -> String {
+    let sdk = dlg_projector::store::dynamodb::aws_sdk_config("us-east-1", Some(endpoint)).await;
+    let answer = aws_sdk_kms::Client::new(&sdk)
+        .create_key()
+        .description("dlg test master key")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("a KMS key is created at {endpoint}: {e:?}"));
+    answer
+        .key_metadata()
+        .map(|m| m.arn().unwrap_or(m.key_id()).to_owned())
+        .unwrap_or_else(|| panic!("CreateKey at {endpoint} answered no key metadata"))
 }
 
 /// The DynamoDB endpoint the tests share: `DLG_DYNAMODB_ENDPOINT` when set, otherwise a DynamoDB

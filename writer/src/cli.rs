@@ -86,6 +86,32 @@ pub struct Global {
     pub time: Option<String>,
     #[command(flatten)]
     pub dynamodb: DynamoArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// Which master key wraps each dialogue's data keys.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// AWS KMS key (key id, key ARN or alias ARN) that wraps each dialogue's data key, in
+    /// --region. Default: the local key file `master.key` in the data directory.
+    #[arg(long, global = true, env = "DLG_KMS_KEY")]
+    pub kms_key: Option<String>,
+    /// A KMS-compatible endpoint URL (a local test server). Default: AWS KMS in --region.
+    #[arg(long, global = true, env = "DLG_KMS_ENDPOINT")]
+    pub kms_endpoint: Option<String>,
+}
+
+impl KeyArgs {
+    /// The KMS configuration, when a KMS key is chosen (an empty value counts as none).
+    pub fn kms(&self, region: &str) -> Option<crate::keys::kms::KmsConfig> {
+        let key_id = self.kms_key.as_deref().filter(|k| !k.trim().is_empty())?;
+        Some(crate::keys::kms::KmsConfig {
+            key_id: key_id.trim().to_owned(),
+            region: region.to_owned(),
+            endpoint: self.kms_endpoint.clone().filter(|e| !e.trim().is_empty()),
+        })
+    }
 }
 
 /// Where the DynamoDB tables are (with `--store dynamodb`).
@@ -386,6 +412,7 @@ impl From<LedgerError> for Failure {
             LedgerError::Shredded(_) => Failure::new(exit::KEY, "shredded", message),
             LedgerError::WrongKey { .. } => Failure::new(exit::KEY, "wrong_key", message),
             LedgerError::KeyFile(_) => Failure::new(exit::KEY, "key_file", message),
+            LedgerError::KeyService(_) => Failure::new(exit::KEY, "key_service", message),
             LedgerError::Tampered { .. } => Failure::new(exit::AUDIT_FAILED, "tampered", message),
             LedgerError::Projection(_) | LedgerError::Unfoldable { .. } => {
                 Failure::new(exit::FAILURE, "projection", message)

@@ -56,6 +56,9 @@ pub enum LedgerError {
         dialogue: String,
         source_name: String,
     },
+    /// The key service (AWS KMS) refused or could not be reached; nothing was written.
+    #[error("{0}")]
+    KeyService(String),
     /// The master key file is missing, loose or damaged.
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
@@ -135,7 +138,7 @@ pub enum Projection {
 pub struct Ledger<S> {
     store: S,
     projection: Projection,
-    keys: Box<dyn KeyProvider + Send + Sync>,
+    keys: Box<dyn KeyProvider>,
     /// Names the master key in messages (a file path, a KMS key id).
     key_source: String,
 }
@@ -157,11 +160,7 @@ pub struct Folded {
 
 impl<S: Store> Ledger<S> {
     /// A ledger over `store`, wrapping data keys with `keys` (named `key_source` in messages).
-    pub fn new(
-        store: S,
-        keys: Box<dyn KeyProvider + Send + Sync>,
-        key_source: impl Into<String>,
-    ) -> Self {
+    pub fn new(store: S, keys: Box<dyn KeyProvider>, key_source: impl Into<String>) -> Self {
         Self {
             store,
             projection: Projection::Inline,
@@ -219,6 +218,7 @@ impl<S: Store> Ledger<S> {
             let key = self
                 .keys
                 .unwrap_data_key(dialogue, version, &wrapped)
+                .await
                 .map_err(|e| self.key_error(dialogue, e))?;
             keys.insert(version, key);
         }
@@ -231,6 +231,7 @@ impl<S: Store> Ledger<S> {
                 dialogue: dialogue.to_string(),
                 source_name: self.key_source.clone(),
             },
+            SealError::Provider(message) => LedgerError::KeyService(message),
             other => LedgerError::Input(other.to_string()),
         }
     }
@@ -333,6 +334,7 @@ impl<S: Store> Ledger<S> {
         let (_, wrapped) = self
             .keys
             .new_data_key(dialogue, 1, &mut OsEntropy)
+            .await
             .map_err(|e| self.key_error(dialogue, e))?;
         match self.store.put_wrapped_key(dialogue, 1, &wrapped).await {
             // A concurrent creator (or an earlier failed attempt) stored one first: use that.

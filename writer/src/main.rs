@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dlg_core::seal::MasterKey;
+use dlg_core::seal::KeyProvider;
 use dlg_projector::runner::{PollReport, StreamRunner};
-use dlg_writer::cli::{self, Cli, Cmd, Failure, StoreKind, exit};
+use dlg_writer::cli::{self, Cli, Cmd, Failure, Global, StoreKind, exit};
 use dlg_writer::keys::MasterKeyFile;
+use dlg_writer::keys::kms::KmsKeys;
 use dlg_writer::ledger::{Ledger, LedgerError};
 use dlg_writer::store::dynamodb::DynamoStore;
 use dlg_writer::store::sqlite::SqliteStore;
@@ -32,12 +33,19 @@ fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
     Ok(dir)
 }
 
-/// Opens the master key of the data directory for `store`, creating it only for an empty store.
+/// The master key provider the configuration selects: AWS KMS with `--kms-key`, otherwise the
+/// key file of the data directory (created only for an empty store). Returns it with its name
+/// for messages.
 async fn master_key<S: Store>(
-    home: Option<PathBuf>,
+    global: &Global,
     store: &S,
-) -> Result<(MasterKey, String), Failure> {
-    let home = data_dir(home)?;
+) -> Result<(Box<dyn KeyProvider>, String), Failure> {
+    if let Some(config) = global.keys.kms(&global.dynamodb.region) {
+        let kms = KmsKeys::connect(config).await;
+        let name = kms.describe();
+        return Ok((Box::new(kms), name));
+    }
+    let home = data_dir(global.home.clone())?;
     let key_file = MasterKeyFile::in_dir(&home);
     let empty = store
         .dialogues()
@@ -45,7 +53,7 @@ async fn master_key<S: Store>(
         .map_err(LedgerError::from)?
         .is_empty();
     let master = key_file.load(empty).map_err(LedgerError::from)?;
-    Ok((master, key_file.path().display().to_string()))
+    Ok((Box::new(master), key_file.path().display().to_string()))
 }
 
 /// Runs the command on the ledger; `dlg mcp` serves until the client disconnects.
@@ -64,8 +72,8 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
         StoreKind::Sqlite => {
             let home = data_dir(cli.global.home.clone())?;
             let store = SqliteStore::open(&home.join("ledger.db")).map_err(LedgerError::from)?;
-            let (master, source) = master_key(Some(home), &store).await?;
-            dispatch(Ledger::new(store, Box::new(master), source), cli).await
+            let (master, source) = master_key(&cli.global, &store).await?;
+            dispatch(Ledger::new(store, master, source), cli).await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::connect(cli.global.dynamodb.config()).await;
@@ -83,9 +91,9 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
             if let Cmd::Project { once, interval_ms } = cli.command {
                 return project(store, once, interval_ms).await;
             }
-            let (master, source) = master_key(cli.global.home.clone(), &store).await?;
+            let (master, source) = master_key(&cli.global, &store).await?;
             let projection = cli.global.dynamodb.projector.into();
-            let ledger = Ledger::new(store, Box::new(master), source).with_projection(projection);
+            let ledger = Ledger::new(store, master, source).with_projection(projection);
             dispatch(ledger, cli).await
         }
     }

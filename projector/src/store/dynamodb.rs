@@ -76,8 +76,14 @@ const CONTRIBUTIONS_INDEX: &str = "contributions-by-expert";
 /// credentials in the environment, static local credentials are used. Shared by the DynamoDB
 /// and DynamoDB Streams clients.
 pub async fn sdk_config(config: &DynamoConfig) -> aws_config::SdkConfig {
+    aws_sdk_config(&config.region, config.endpoint.as_deref()).await
+}
+
+/// The AWS SDK configuration for one service in `region`, at `endpoint` when given (a local
+/// stand-in such as DynamoDB Local or a KMS-compatible server) — see [`sdk_config`].
+pub async fn aws_sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new(config.region.clone()))
+        .region(Region::new(region.to_owned()))
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
@@ -86,7 +92,7 @@ pub async fn sdk_config(config: &DynamoConfig) -> aws_config::SdkConfig {
                 .operation_timeout(Duration::from_secs(30))
                 .build(),
         );
-    if let Some(endpoint) = &config.endpoint {
+    if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader.credentials_provider(Credentials::new(

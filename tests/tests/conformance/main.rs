@@ -3,6 +3,8 @@
 //!
 //! - `suite`: the generic tests (append and read back, conflict on a stale head, idempotent retry,
 //!   size limit, wrapped keys and shredding, digest and audit, graph checkpoint condition).
+//! - `keys`: the key-provider tests, against the local master key and AWS KMS (a local
+//!   KMS-compatible server started by the harness).
 //! - `dynamodb`: DynamoDB-only tests: an 8-writer race, a dead endpoint mid-run, and the live
 //!   tables against the template.
 
@@ -13,6 +15,7 @@
 )]
 
 mod dynamodb;
+mod keys;
 mod suite;
 
 use std::any::Any;

@@ -40,7 +40,7 @@ pub fn add_expert(slug: &str) -> Command {
     .unwrap()
 }
 
-fn options(key: Option<&str>) -> WriteOptions {
+pub fn options(key: Option<&str>) -> WriteOptions {
     WriteOptions {
         actor: "conformance".to_owned(),
         time: None,
@@ -228,9 +228,7 @@ pub async fn wrapped_keys_and_shredding<S: Store>(harness: Harness<S>) {
     ));
     // The stored wrapped key opens only under this ledger's master key.
     let stranger = MasterKey::new(SecretKey::generate(&mut OsEntropy));
-    assert!(
-        dlg_core::seal::KeyProvider::unwrap_data_key(&stranger, &dialogue, 1, &keys[0].1).is_err()
-    );
+    assert!(stranger.unwrap_key(&dialogue, 1, &keys[0].1).is_err());
     assert_eq!(ledger.shred(&dialogue).await.unwrap(), 1);
     assert!(store.wrapped_keys(&dialogue).await.unwrap().is_empty());
     let report = ledger.audit(&dialogue, None).await.unwrap();

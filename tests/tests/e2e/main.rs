@@ -7,6 +7,7 @@
 //! - `concurrency`: two processes appending to one dialogue lose and duplicate nothing.
 //! - `confidentiality`: content never reaches the SQLite files in clear.
 //! - `dynamodb`: every command with `--store dynamodb` against DynamoDB Local.
+//! - `kms`: the AWS KMS master key provider (a local KMS-compatible server), on both stores.
 //! - `import`: importing archives of existing dialogues (the sample fixture and synthetic ones).
 //! - `mcp`: `dlg mcp` driven by the official Python MCP SDK.
 
@@ -22,6 +23,7 @@ mod confidentiality;
 mod dynamodb;
 mod errors;
 mod import;
+mod kms;
 mod mcp;
 mod requests;
 mod tampering;

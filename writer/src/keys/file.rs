@@ -1,26 +1,13 @@
-//! Key material at the edges: the local master key file, the OS entropy source, and the key
-//! ring of one dialogue (its unwrapped data keys by version) used to open sealed content.
+//! The local master key file: `master.key` in the data directory, 32 raw bytes, mode 0600.
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use dlg_core::graph::SealedCopy;
-use dlg_core::seal::{self, Entropy, KEY_LEN, MasterKey, SealError, SecretKey};
-use rand::Rng as _;
-use serde_json::{Map, Value};
+use dlg_core::seal::{KEY_LEN, MasterKey, SecretKey};
 
-/// Random bytes from a CSPRNG seeded by the operating system.
-#[derive(Debug, Default)]
-pub struct OsEntropy;
-
-impl Entropy for OsEntropy {
-    fn fill(&mut self, dest: &mut [u8]) {
-        rand::rng().fill_bytes(dest);
-    }
-}
+use super::OsEntropy;
 
 /// Problems with the local master key file. Each names the file and says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,43 +115,5 @@ impl MasterKeyFile {
         file.write_all(key.expose()).map_err(io)?;
         file.sync_all().map_err(io)?;
         Ok(MasterKey::new(key))
-    }
-}
-
-/// The unwrapped data keys of one dialogue, by version.
-#[derive(Debug, Default)]
-pub struct KeyRing {
-    keys: BTreeMap<u32, SecretKey>,
-}
-
-impl KeyRing {
-    /// A ring of the given keys.
-    pub fn new(keys: BTreeMap<u32, SecretKey>) -> Self {
-        Self { keys }
-    }
-
-    /// The newest version and its key, used for new commits.
-    pub fn current(&self) -> Option<(u32, &SecretKey)> {
-        self.keys.iter().next_back().map(|(v, k)| (*v, k))
-    }
-
-    /// The key of a version.
-    pub fn get(&self, version: u32) -> Option<&SecretKey> {
-        self.keys.get(&version)
-    }
-
-    /// Whether the ring holds no key (the dialogue was shredded).
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// Opens sealed content copied into a graph item.
-    pub fn open(&self, copy: &SealedCopy) -> Result<Map<String, Value>, SealError> {
-        let key = self.get(copy.key_version).ok_or_else(|| SealError::Open {
-            address: copy.address.clone(),
-            key_version: copy.key_version,
-        })?;
-        let plain = seal::open(key, copy.key_version, &copy.address, &copy.sealed)?;
-        dlg_core::commit::parse_content(&copy.address, &plain)
     }
 }
