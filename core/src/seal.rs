@@ -309,6 +309,18 @@ impl MasterKey {
         entropy: &mut dyn Entropy,
     ) -> Result<(SecretKey, WrappedKey), SealError> {
         let data_key = SecretKey::generate(entropy);
+        let wrapped = self.wrap_key(dialogue, version, &data_key, entropy);
+        Ok((data_key, wrapped))
+    }
+
+    /// Wraps a given data key for `(dialogue, version)` under [`wrap_aad`] with a fresh nonce.
+    pub fn wrap_key(
+        &self,
+        dialogue: &DialogueId,
+        version: u32,
+        data_key: &SecretKey,
+        entropy: &mut dyn Entropy,
+    ) -> WrappedKey {
         let mut nonce = [0u8; NONCE_LEN];
         entropy.fill(&mut nonce);
         let sealed = seal_with_nonce(
@@ -320,13 +332,10 @@ impl MasterKey {
         let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.ciphertext.len());
         bytes.extend_from_slice(&sealed.nonce);
         bytes.extend_from_slice(&sealed.ciphertext);
-        Ok((
-            data_key,
-            WrappedKey {
-                provider: Self::PROVIDER.to_owned(),
-                bytes,
-            },
-        ))
+        WrappedKey {
+            provider: Self::PROVIDER.to_owned(),
+            bytes,
+        }
     }
 
     /// Unwraps a data key wrapped by [`MasterKey::wrap_new_key`] for the same dialogue and version.

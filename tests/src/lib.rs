@@ -3,7 +3,14 @@
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 /// Path of the `dlg` binary, built once per test process with the workspace's cargo (so tests
 /// never run a stale binary). `DLG_BIN` overrides it.
@@ -297,6 +304,39 @@ pub fn shared_kms() -> &'static str {
     })
 }
 
+/// A throwaway PostgreSQL on a loopback port (installed when missing and started by
+/// `infra/scripts/postgres-local.sh`; it ends with this process). Returns a connection string
+/// for the user `dlg` and database `postgres`.
+pub fn shared_postgres() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let script = repo_root().join("infra/scripts/postgres-local.sh");
+        let port = free_port();
+        let log =
+            std::env::temp_dir().join(format!("dlg-postgres-{}-{port}.log", std::process::id()));
+        let args = [
+            "serve".to_owned(),
+            "--port".to_owned(),
+            port.to_string(),
+            "--parent".to_owned(),
+            std::process::id().to_string(),
+        ];
+        std::mem::forget(serve("PostgreSQL", &script, &args, port, &log));
+        let url = format!("host=127.0.0.1 port={port} user=dlg dbname=postgres");
+        // The port opens before the server accepts sessions ("the database system is starting up").
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Err(e) = postgres::Client::connect(&url, postgres::NoTls) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "PostgreSQL did not accept a session within 30 s: {e}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        url
+    })
+}
+
 /// A fresh symmetric KMS key at `endpoint`; returns its ARN.
 pub async fn create_kms_key(endpoint: &str) -> String {
     let sdk = dlg_projector::store::dynamodb::aws_sdk_config("us-east-1", Some(endpoint)).await;
@@ -400,4 +440,62 @@ pub fn mcp_python() -> &'static Path {
         }
         python
     })
+}
+
+/// Records the operation of every request the client sends (`DynamoDB_20120810.Query`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    /// The operations recorded since the last call, in order.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "request log"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("unknown")
+            .trim_start_matches("DynamoDB_20120810.")
+            .to_owned();
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(target);
+        Ok(())
+    }
+}
+
+/// DynamoDB's size of an item: attribute names plus values (strings and binaries by length,
+/// numbers about one byte per two digits plus one).
+pub fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+                    AttributeValue::B(b) => b.as_ref().len(),
+                    _ => 1,
+                }
+        })
+        .sum()
 }

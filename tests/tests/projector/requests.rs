@@ -2,14 +2,7 @@
 //! the client sends): the whole graph of a 1,000-entity dialogue takes as many Queries as it has
 //! megabytes (DynamoDB returns at most 1 MB a page), the neighbours of one entity take one.
 
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use dlg_core::command::Command;
 use dlg_core::ids::{EntityId, ExpertSlug};
 use dlg_core::query::Direction;
@@ -17,59 +10,11 @@ use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_core::testing::random::given_panel;
 use dlg_projector::projection::Projector;
 use dlg_projector::store::{CommitRow, EventStore, GraphStore};
+use dlg_tests::{RequestLog, item_size};
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::{Ledger, Projection};
 use dlg_writer::store::dynamodb::{DynamoStore, sdk_config};
 use serde_json::json;
-
-/// Records the operation of every request the client sends (`DynamoDB_20120810.Query`, ...).
-#[derive(Debug, Clone, Default)]
-struct RequestLog(Arc<Mutex<Vec<String>>>);
-
-impl RequestLog {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for RequestLog {
-    fn name(&self) -> &'static str {
-        "request log"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _config: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("unknown")
-            .trim_start_matches("DynamoDB_20120810.")
-            .to_owned();
-        self.0.lock().unwrap().push(target);
-        Ok(())
-    }
-}
-
-/// DynamoDB's size of an item: attribute names plus values (strings and binaries by length,
-/// numbers about one byte per two digits plus one).
-fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
-    item.iter()
-        .map(|(name, value)| {
-            name.len()
-                + match value {
-                    AttributeValue::S(s) => s.len(),
-                    AttributeValue::N(n) => n.len().div_ceil(2) + 1,
-                    AttributeValue::B(b) => b.as_ref().len(),
-                    _ => 1,
-                }
-        })
-        .sum()
-}
 
 /// A dialogue with 1,000 entities: twenty rounds of 50 perspectives (ids allow 99 of a kind
 /// per round) with long content; in each round 49 perspectives support the first.

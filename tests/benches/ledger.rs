@@ -1,0 +1,1039 @@
+//! The ledger's benchmark suite, side by side with the limits and the alternatives.
+//!
+//! `cargo bench -p dlg-tests --bench ledger` runs every section on this machine and writes
+//! `BENCHMARKS.md`; `cargo bench -p dlg-tests --bench ledger -- --quick` runs each section with
+//! few samples and prints the table only (CI runs it to keep the suite from rotting).
+//!
+//! Timings on shared machines are noisy, so every figure is printed next to a baseline measured
+//! in the same run, as the ratio of medians (after warm-up runs). Nothing here asserts a time.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark fails loudly on purpose"
+)]
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+use dlg_core::append::{AppendContext, prepare};
+use dlg_core::command::{Command, CreateDialogue};
+use dlg_core::commit::{Commit, EncodedCommit};
+use dlg_core::graph::Graph;
+use dlg_core::ids::DialogueId;
+use dlg_core::query::Direction;
+use dlg_core::seal::{MasterKey, SecretKey};
+use dlg_core::testing::MemoryLedger;
+use dlg_core::testing::random::given_panel;
+use dlg_projector::store::CommitRow;
+use dlg_projector::stream;
+use dlg_tests::RequestLog;
+use dlg_writer::keys::OsEntropy;
+use dlg_writer::ledger::{Ledger, Projection, WriteOptions};
+use dlg_writer::store::dynamodb::{DynamoStore, sdk_config};
+use dlg_writer::store::sqlite::SqliteStore;
+use dlg_writer::store::{EventStore, KeyStore as _};
+use serde_json::json;
+
+/// How long to run: `--quick` takes a few samples of each, the full run enough for a p99.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    quick: bool,
+}
+
+impl Mode {
+    fn samples(self, full: usize) -> usize {
+        if self.quick { full.min(5) } else { full }
+    }
+
+    fn warmup(self, full: usize) -> usize {
+        if self.quick { 1 } else { full }
+    }
+}
+
+/// Median and 99th percentile of a set of timings.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    median: Duration,
+    p99: Duration,
+}
+
+fn stats(mut timings: Vec<Duration>) -> Stats {
+    assert!(!timings.is_empty(), "no samples");
+    timings.sort();
+    let at =
+        |q: f64| timings[((timings.len() as f64 * q).ceil() as usize).clamp(1, timings.len()) - 1];
+    Stats {
+        median: timings[timings.len() / 2],
+        p99: at(0.99),
+    }
+}
+
+fn time<F: FnMut()>(warmup: usize, samples: usize, mut run: F) -> Stats {
+    for _ in 0..warmup {
+        run();
+    }
+    stats(
+        (0..samples)
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+async fn time_async<F, Fut>(warmup: usize, samples: usize, mut run: F) -> Stats
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for i in 0..warmup {
+        run(i).await;
+    }
+    let mut timings = Vec::with_capacity(samples);
+    for i in warmup..warmup + samples {
+        let start = Instant::now();
+        run(i).await;
+        timings.push(start.elapsed());
+    }
+    stats(timings)
+}
+
+fn show(d: Duration) -> String {
+    let micros = d.as_secs_f64() * 1e6;
+    if micros < 1_000.0 {
+        format!("{micros:.1} µs")
+    } else if micros < 1_000_000.0 {
+        format!("{:.2} ms", micros / 1_000.0)
+    } else {
+        format!("{:.2} s", micros / 1e6)
+    }
+}
+
+fn ratio(ours: Duration, baseline: Duration) -> String {
+    format!(
+        "{:.2}×",
+        ours.as_secs_f64() / baseline.as_secs_f64().max(1e-12)
+    )
+}
+
+/// One section of the report: a table and a sentence per row on where the time goes.
+#[derive(Debug, Default)]
+struct Section {
+    title: String,
+    rows: Vec<[String; 5]>,
+    notes: Vec<String>,
+}
+
+impl Section {
+    fn new(title: &str) -> Self {
+        Self {
+            title: title.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    fn row(&mut self, what: &str, ours: String, baseline: String, ratio: String, note: &str) {
+        self.rows
+            .push([what.to_owned(), ours, baseline, ratio, note.to_owned()]);
+    }
+
+    fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!("## {}\n\n", self.title);
+        out.push_str(
+            "| measured | dlg | baseline | ratio | where the time goes |\n|---|---|---|---|---|\n",
+        );
+        for [what, ours, baseline, ratio, note] in &self.rows {
+            let _ = writeln!(out, "| {what} | {ours} | {baseline} | {ratio} | {note} |");
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "\n{note}");
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// A realistic round: 16 perspectives, 8 tensions and 6 recommendations with argument-length
+/// content, and 10 references between them — about 40 events and 20 KB stored.
+fn round(number: u8) -> Command {
+    let argument =
+        "The argument, with its premises, the evidence cited and the trade-off it accepts. ";
+    let experts = ["MUFFIN", "CUPCAKE", "SCONE"];
+    let perspectives: Vec<_> = (1..=16u8)
+        .map(|i| {
+            json!({"id": format!("{}-P{number:02}{i:02}", experts[usize::from(i) % 3]),
+                   "label": format!("perspective {i} of round {number}"),
+                   "content": argument.repeat(6)})
+        })
+        .collect();
+    let tensions: Vec<_> = (1..=8u8)
+        .map(|i| {
+            json!({"id": format!("{}-T{number:02}{i:02}", experts[usize::from(i) % 3]),
+                   "label": format!("tension {i}"), "description": argument.repeat(3)})
+        })
+        .collect();
+    let recommendations: Vec<_> = (1..=6u8)
+        .map(|i| {
+            json!({"id": format!("{}-R{number:02}{i:02}", experts[usize::from(i) % 3]),
+                   "label": format!("recommendation {i}"), "content": argument.repeat(2),
+                   "parameters": {"rollout": "staged", "weight": i}})
+        })
+        .collect();
+    let references: Vec<_> = (2..=11u8)
+        .map(|i| {
+            json!({"source": format!("{}-P{number:02}{i:02}", experts[usize::from(i) % 3]),
+                   "type": "support", "target": format!("{}-P{number:02}01", experts[1])})
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "command": "register_round", "round": number, "title": format!("Round {number}"),
+        "score": 50.0, "summary": "synthesis of the round",
+        "perspectives": perspectives, "tensions": tensions,
+        "recommendations": recommendations, "references": references,
+    }))
+    .unwrap()
+}
+
+fn create() -> CreateDialogue {
+    serde_json::from_value(json!({
+        "title": "Benchmark dialogue",
+        "question": "How fast is the ledger next to its limits?",
+        "experts": [{"slug": "muffin", "role": "Architect"}, {"slug": "cupcake", "role": "Domain"},
+                    {"slug": "scone", "role": "Data"}]
+    }))
+    .unwrap()
+}
+
+/// A dialogue of `rounds` realistic rounds, in memory.
+fn dialogue(id: &str, rounds: u8) -> MemoryLedger {
+    let mut ledger = given_panel(id, 7);
+    for number in 0..rounds {
+        ledger.run(&round(number)).unwrap();
+    }
+    ledger
+}
+
+fn row_of(commit: &EncodedCommit) -> CommitRow {
+    CommitRow {
+        number: commit.commit.header.commit,
+        bytes: commit.bytes.clone(),
+        hash: commit.hash,
+    }
+}
+
+/// XChaCha20-Poly1305 over every sealed field's plaintext length and blake3 over the commit:
+/// the work no implementation of the format can skip.
+fn primitives(commit: &Commit, bytes: &[u8], key: &[u8; 32]) {
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let nonce = XNonce::from([7u8; 24]);
+    for event in &commit.events {
+        if let Some(sealed) = &event.sealed {
+            let plain = vec![0u8; sealed.ciphertext.len() - 16];
+            let out = cipher
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: &plain,
+                        aad: b"dialogue:d/event:1/entity:x/y",
+                    },
+                )
+                .unwrap();
+            std::hint::black_box(out);
+        }
+    }
+    std::hint::black_box(blake3::hash(bytes));
+}
+
+/// The same, opening instead of sealing (what an audit must do at least).
+fn primitives_open(ciphertexts: &[(Vec<u8>, Vec<u8>)], bytes: &[&[u8]], key: &[u8; 32]) {
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let nonce = XNonce::from([7u8; 24]);
+    for (aad, ciphertext) in ciphertexts {
+        let _ = std::hint::black_box(cipher.decrypt(
+            &nonce,
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        ));
+    }
+    let mut hash = [0u8; 32];
+    for b in bytes {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&hash);
+        hasher.update(b);
+        hash = *hasher.finalize().as_bytes();
+    }
+    std::hint::black_box(hash);
+}
+
+fn sealing(mode: Mode) -> Section {
+    let mut section = Section::new("1. Sealing and chaining a round vs the primitives");
+    let ledger = given_panel("bench-seal", 3);
+    let command = round(0);
+    let mut entropy = OsEntropy;
+    let context = AppendContext {
+        actor: "bench",
+        time: "2026-11-24T10:00:00Z",
+        idempotency_key: Some("bench-key"),
+        key: &ledger.key,
+        key_version: 1,
+    };
+    let sample = prepare(&ledger.graph, &command, &context, &mut entropy).unwrap();
+    let (events, size) = (sample.commit.events.len(), sample.bytes.len());
+    let ours = time(mode.warmup(20), mode.samples(200), || {
+        std::hint::black_box(prepare(&ledger.graph, &command, &context, &mut entropy).unwrap());
+    });
+    let key = *ledger.key.expose();
+    let limit = time(mode.warmup(20), mode.samples(200), || {
+        primitives(&sample.commit, &sample.bytes, &key);
+    });
+    section.row(
+        &format!("decide + seal + encode + chain one round ({events} events, {size} bytes)"),
+        show(ours.median),
+        show(limit.median),
+        ratio(ours.median, limit.median),
+        "baseline: XChaCha20-Poly1305 over each sealed field and blake3 over the commit bytes; dlg adds validation of the round, canonical JSON encoding of 40 events and their addresses",
+    );
+    section
+}
+
+async fn sqlite_appends(mode: Mode, section: &mut Section) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
+    let ledger = Ledger::new(
+        store,
+        Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
+        "bench key",
+    );
+    let options = WriteOptions::by("bench");
+    let receipt = ledger.create_dialogue(&create(), &options).await.unwrap();
+    let dialogue = DialogueId::parse(&receipt.dialogue).unwrap();
+    let samples = mode.samples(60);
+    let ours = time_async(mode.warmup(5), samples, |i| {
+        let command = round(u8::try_from(i).unwrap());
+        let ledger = &ledger;
+        let dialogue = &dialogue;
+        let options = &options;
+        async move {
+            ledger.execute(dialogue, &command, options).await.unwrap();
+        }
+    })
+    .await;
+    let size = ledger.store().commits(&dialogue, 2).await.unwrap()[0]
+        .bytes
+        .len();
+
+    // A bare insert of the same bytes with the same durability (WAL, synchronous = FULL).
+    let raw = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    raw.pragma_update(None, "journal_mode", "WAL").unwrap();
+    raw.pragma_update(None, "synchronous", "FULL").unwrap();
+    raw.execute_batch("CREATE TABLE events (pk TEXT NOT NULL, sk TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (pk, sk))")
+        .unwrap();
+    let payload = vec![b'x'; size];
+    let mut n = 0u64;
+    let limit = time(mode.warmup(5), samples, || {
+        n += 1;
+        raw.execute(
+            "INSERT INTO events (pk, sk, bytes) VALUES ('D#raw', ?1, ?2)",
+            rusqlite::params![format!("C#{n:010}"), payload],
+        )
+        .unwrap();
+    });
+    section.row(
+        &format!("SQLite: append a round ({size} bytes), p50"),
+        show(ours.median),
+        show(limit.median),
+        ratio(ours.median, limit.median),
+        "baseline: one INSERT of the same bytes, WAL, synchronous=FULL; dlg also reads the head, folds the dialogue to validate, seals, and projects the graph in-process",
+    );
+    section.row(
+        "SQLite: append a round, p99",
+        show(ours.p99),
+        show(limit.p99),
+        ratio(ours.p99, limit.p99),
+        "the tail is the fsync of the WAL in both",
+    );
+}
+
+async fn dynamo_store(test: &str, log: Option<&RequestLog>) -> DynamoStore {
+    let endpoint = dlg_tests::shared_dynamodb().to_owned();
+    let plain = dlg_tests::fresh_tables(&endpoint, test).await;
+    let config = plain.config().clone();
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config).await);
+    if let Some(log) = log {
+        builder = builder.interceptor(log.clone());
+    }
+    DynamoStore::with_client(aws_sdk_dynamodb::Client::from_conf(builder.build()), config)
+}
+
+async fn dynamodb_appends(mode: Mode, section: &mut Section, peer: &mut Section) {
+    let store = dynamo_store("bench-append", None).await;
+    let ledger = Ledger::new(
+        store.clone(),
+        Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
+        "bench key",
+    )
+    .with_projection(Projection::Stream);
+    let options = WriteOptions::by("bench");
+    let receipt = ledger.create_dialogue(&create(), &options).await.unwrap();
+    let dialogue = DialogueId::parse(&receipt.dialogue).unwrap();
+    let samples = mode.samples(60);
+    let ours = time_async(mode.warmup(5), samples, |i| {
+        let command = round(u8::try_from(i).unwrap());
+        let ledger = &ledger;
+        let dialogue = &dialogue;
+        let options = &options;
+        async move {
+            ledger.execute(dialogue, &command, options).await.unwrap();
+        }
+    })
+    .await;
+    let rows = store.commits(&dialogue, 2).await.unwrap();
+    let size = rows[0].bytes.len();
+    let client = store.client().clone();
+    let table = store.config().events_table.clone();
+
+    // A bare conditional PutItem of an item of the same size: one round trip, the limit.
+    let payload = aws_sdk_dynamodb::primitives::Blob::new(vec![b'x'; size]);
+    let limit = time_async(mode.warmup(5), samples, |i| {
+        let put = client
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S("D#raw-put".to_owned()))
+            .item("sk", AttributeValue::S(format!("C#{i:010}")))
+            .item("bytes", AttributeValue::B(payload.clone()))
+            .condition_expression("attribute_not_exists(sk)");
+        async move {
+            put.send().await.unwrap();
+        }
+    })
+    .await;
+    section.row(
+        &format!("DynamoDB Local: append a round ({size} bytes), p50"),
+        show(ours.median),
+        show(limit.median),
+        ratio(ours.median, limit.median),
+        "baseline: one conditional PutItem of the same size; dlg adds reading the dialogue's commits (to validate against the fold) and the wrapped key before its one PutItem",
+    );
+    section.row(
+        "DynamoDB Local: append a round, p99",
+        show(ours.p99),
+        show(limit.p99),
+        ratio(ours.p99, limit.p99),
+        "DynamoDB Local's own latency dominates the tail",
+    );
+
+    // The peer design (cqrs-es / dynamo-es): one item per event, all in one TransactWriteItems.
+    let commit = Commit::decode(&rows[0].bytes).unwrap();
+    let events: Vec<Vec<u8>> = commit
+        .events
+        .iter()
+        .map(|e| {
+            serde_json::to_vec(
+                &json!({"seq": e.seq, "sealed": e.sealed.as_ref().map(|s| s.ciphertext.len())}),
+            )
+            .unwrap()
+        })
+        .collect();
+    let per_event = size / events.len().max(1);
+    let transact = time_async(mode.warmup(5), samples, |i| {
+        let writes: Vec<TransactWriteItem> = (0..events.len())
+            .map(|seq| {
+                let put = Put::builder()
+                    .table_name(&table)
+                    .item("pk", AttributeValue::S(format!("D#peer-{i}")))
+                    .item("sk", AttributeValue::S(format!("E#{seq:010}")))
+                    .item(
+                        "event_type",
+                        AttributeValue::S("PerspectiveAdded".to_owned()),
+                    )
+                    .item("event_version", AttributeValue::S("1.0".to_owned()))
+                    .item(
+                        "payload",
+                        AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![
+                            b'x';
+                            per_event
+                        ])),
+                    )
+                    .condition_expression("attribute_not_exists(sk)")
+                    .build()
+                    .unwrap();
+                TransactWriteItem::builder().put(put).build()
+            })
+            .collect();
+        let request = client
+            .transact_write_items()
+            .set_transact_items(Some(writes));
+        async move {
+            request.send().await.unwrap();
+        }
+    })
+    .await;
+    peer.row(
+        &format!(
+            "store one round: dlg's one item vs {} items in one TransactWriteItems, p50",
+            events.len()
+        ),
+        show(limit.median),
+        show(transact.median),
+        ratio(limit.median, transact.median),
+        "ratio below 1 means dlg is faster: one 20 KB PutItem against a transaction of one item per event (two-phase, each item a write)",
+    );
+    peer.row(
+        "dlg's whole append vs the peer's bare transaction, p50",
+        show(ours.median),
+        show(transact.median),
+        ratio(ours.median, transact.median),
+        "dlg's append includes its reads and validation; the peer's figure is the write alone",
+    );
+    peer.note(format!(
+        "Write units per round: dlg {} (one item of {size} bytes, 1 WCU per KB); the peer design {} (a transactional write costs 2 WCU per KB per item).",
+        size.div_ceil(1024),
+        2 * events.len() * per_event.div_ceil(1024).max(1)
+    ));
+}
+
+async fn projector(mode: Mode) -> Section {
+    let mut section = Section::new("4. Projector: the fold alone and through the handler");
+    let rounds = if mode.quick { 3 } else { 30 };
+    let memory = dialogue("bench-projector", rounds);
+    let dialogue_id = memory.graph.dialogue.clone();
+    let bytes: Vec<&[u8]> = memory.bytes();
+    let events: usize = memory.commits.iter().map(|c| c.commit.events.len()).sum();
+    let fold = time(mode.warmup(3), mode.samples(20), || {
+        std::hint::black_box(Graph::rebuild(dialogue_id.clone(), bytes.iter().copied()).unwrap());
+    });
+    let decode = time(mode.warmup(3), mode.samples(20), || {
+        for b in &bytes {
+            std::hint::black_box(Commit::decode(b).unwrap());
+        }
+    });
+    let per_second = |d: Duration| format!("{:.0} events/s", events as f64 / d.as_secs_f64());
+    section.row(
+        &format!("fold {events} events ({} commits)", memory.commits.len()),
+        per_second(fold.median),
+        per_second(decode.median),
+        ratio(fold.median, decode.median),
+        "baseline: decoding the commits' JSON alone; the fold adds entity, edge and status bookkeeping",
+    );
+
+    // End to end: the Lambda's handler over stream records of every commit, into DynamoDB Local.
+    let log = RequestLog::default();
+    let mut samples = Vec::new();
+    let mut requests = Vec::new();
+    for run in 0..mode.samples(5) {
+        let store = dynamo_store(&format!("bench-proj-{run}"), Some(&log)).await;
+        for commit in &memory.commits {
+            store
+                .append(&dialogue_id, &row_of(commit), None)
+                .await
+                .unwrap();
+        }
+        let records: Vec<_> = memory
+            .commits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| stream::record_of(&dialogue_id, &row_of(c), &format!("{:021}", i + 1)))
+            .collect();
+        let mut event = aws_lambda_events::event::dynamodb::Event::default();
+        event.records = records;
+        log.take();
+        let start = Instant::now();
+        let response = stream::handle(&store, &event).await;
+        samples.push(start.elapsed());
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        requests.push(log.take().len());
+    }
+    let handler = stats(samples);
+    section.row(
+        &format!("handler: {} records in one batch into the graph table", memory.commits.len()),
+        per_second(handler.median),
+        per_second(fold.median),
+        ratio(handler.median, fold.median),
+        "baseline: the fold alone; the rest is DynamoDB Local: a Query for the checkpoint and items, then conditional TransactWriteItems of ≤100 items",
+    );
+    let requests = requests[requests.len() / 2];
+    section.note(format!(
+        "DynamoDB requests per commit through the handler: {:.2} ({requests} requests for {} commits in one batch).",
+        requests as f64 / memory.commits.len() as f64,
+        memory.commits.len()
+    ));
+    section
+}
+
+async fn audit(mode: Mode) -> Section {
+    let mut section = Section::new("6. Audit: verify + decrypt + rebuild vs the primitives");
+    let rounds = if mode.quick { 3 } else { 30 };
+    let memory = dialogue("bench-audit", rounds);
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
+    let master = MasterKey::new(SecretKey::generate(&mut OsEntropy));
+    let dialogue_id = memory.graph.dialogue.clone();
+    // The in-memory ledger generated its data key: wrap that one under this master key.
+    let wrapped = master.wrap_key(&dialogue_id, 1, &memory.key, &mut OsEntropy);
+    store
+        .put_wrapped_key(&dialogue_id, 1, &wrapped)
+        .await
+        .unwrap();
+    for commit in &memory.commits {
+        store
+            .append(&dialogue_id, &row_of(commit), None)
+            .await
+            .unwrap();
+    }
+    let ledger = Ledger::new(store, Box::new(master), "bench key");
+    ledger.rebuild(&dialogue_id).await.unwrap();
+    let total: usize = memory.commits.iter().map(|c| c.bytes.len()).sum();
+    let events: usize = memory.commits.iter().map(|c| c.commit.events.len()).sum();
+    let report = ledger.audit(&dialogue_id, None).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    let ours = time_async(mode.warmup(2), mode.samples(10), |_| {
+        let ledger = &ledger;
+        let dialogue_id = &dialogue_id;
+        async move {
+            std::hint::black_box(ledger.audit(dialogue_id, None).await.unwrap());
+        }
+    })
+    .await;
+    let ciphertexts: Vec<(Vec<u8>, Vec<u8>)> = memory
+        .commits
+        .iter()
+        .flat_map(|c| c.commit.events.iter().filter_map(|e| e.sealed.as_ref()))
+        .map(|s| {
+            (
+                b"dialogue:d/event:1/entity:x/y".to_vec(),
+                s.ciphertext.clone(),
+            )
+        })
+        .collect();
+    let bytes = memory.bytes();
+    let key = *memory.key.expose();
+    let limit = time(mode.warmup(2), mode.samples(10), || {
+        primitives_open(&ciphertexts, &bytes, &key);
+    });
+    let rate = |d: Duration| {
+        format!(
+            "{:.1} MB/s, {:.0} events/s",
+            total as f64 / 1e6 / d.as_secs_f64(),
+            events as f64 / d.as_secs_f64()
+        )
+    };
+    section.row(
+        &format!("audit {events} events, {:.2} MB", total as f64 / 1e6),
+        rate(ours.median),
+        rate(limit.median),
+        ratio(ours.median, limit.median),
+        "baseline: blake3 chain over the stored bytes and one XChaCha20-Poly1305 open per sealed field; the audit also reads the store, decodes JSON, parses each opened field, rebuilds the graph and diffs it with the stored one",
+    );
+    section
+}
+
+/// A dialogue of `entities` entities: rounds of up to 297 (per expert 90 perspectives, each
+/// supporting the one before it, and 9 tensions, each opposing a perspective).
+fn sized_dialogue(id: &str, entities: usize) -> MemoryLedger {
+    let mut ledger = given_panel(id, 5);
+    let experts = ["MUFFIN", "CUPCAKE", "SCONE"];
+    let mut left = entities;
+    let mut number = 0u8;
+    while left > 0 {
+        let (mut perspectives, mut tensions, mut references) = (Vec::new(), Vec::new(), Vec::new());
+        for expert in experts {
+            let count = left.min(99);
+            left -= count;
+            for j in 1..=count {
+                if j % 11 == 0 {
+                    let k = j / 11;
+                    tensions.push(json!({"id": format!("{expert}-T{number:02}{k:02}"),
+                        "label": format!("tension {k}"), "description": "what does not fit yet",
+                        "references": [{"type": "oppose", "target": format!("{expert}-P{number:02}{:02}", j - k)}]}));
+                } else {
+                    let p = j - j / 11;
+                    let mut perspective = json!({"id": format!("{expert}-P{number:02}{p:02}"),
+                        "label": format!("perspective {p}"), "content": "the argument in a sentence or two"});
+                    if p > 1 {
+                        references.push(json!({"source": format!("{expert}-P{number:02}{p:02}"), "type": "support",
+                            "target": format!("{expert}-P{number:02}{:02}", p - 1)}));
+                    }
+                    perspective["id"] = json!(format!("{expert}-P{number:02}{p:02}"));
+                    perspectives.push(perspective);
+                }
+            }
+        }
+        let command: Command = serde_json::from_value(json!({
+            "command": "register_round", "round": number, "title": format!("Round {number}"),
+            "score": 1.0, "perspectives": perspectives, "tensions": tensions, "references": references,
+        }))
+        .unwrap();
+        ledger.run(&command).unwrap();
+        number += 1;
+    }
+    ledger
+}
+
+/// The hybrid alternative: entities + refs tables in PostgreSQL, holding the same dialogue.
+fn postgres_load(client: &mut postgres::Client, graph: &Graph) {
+    client
+        .batch_execute(
+            "DROP TABLE IF EXISTS entities, refs;
+             CREATE TABLE entities (dialogue text NOT NULL, id text NOT NULL, kind text NOT NULL,
+               round int NOT NULL, status text NOT NULL, content bytea, PRIMARY KEY (dialogue, id));
+             CREATE TABLE refs (dialogue text NOT NULL, source text NOT NULL, type text NOT NULL,
+               target text NOT NULL, PRIMARY KEY (dialogue, source, type, target));
+             CREATE INDEX refs_by_target ON refs (dialogue, target, type, source);
+             CREATE INDEX open_tensions ON entities (dialogue) WHERE kind = 'tension' AND status IN ('open', 'reopened');",
+        )
+        .unwrap();
+    let dialogue = graph.dialogue.to_string();
+    let mut tx = client.transaction().unwrap();
+    let node = tx
+        .prepare("INSERT INTO entities VALUES ($1, $2, $3, $4, $5, $6)")
+        .unwrap();
+    for item in graph.nodes.values() {
+        let content = serde_json::to_vec(&item.content).unwrap();
+        tx.execute(
+            &node,
+            &[
+                &dialogue,
+                &item.id.to_string(),
+                &item.kind.to_string(),
+                &i32::from(item.round),
+                &item.status.to_string(),
+                &content,
+            ],
+        )
+        .unwrap();
+    }
+    let edge = tx
+        .prepare("INSERT INTO refs VALUES ($1, $2, $3, $4)")
+        .unwrap();
+    for edge_item in graph.edges.values() {
+        tx.execute(
+            &edge,
+            &[
+                &dialogue,
+                &edge_item.source.to_string(),
+                &edge_item.ref_type.to_string(),
+                &edge_item.target.to_string(),
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    client
+        .batch_execute("ANALYZE entities; ANALYZE refs;")
+        .unwrap();
+}
+
+const PG_WHOLE_ENTITIES: &str =
+    "SELECT id, kind, round, status, content FROM entities WHERE dialogue = $1";
+const PG_WHOLE_REFS: &str = "SELECT source, type, target FROM refs WHERE dialogue = $1";
+const PG_NEIGHBOURS: &str =
+    "SELECT source, type, target FROM refs WHERE dialogue = $1 AND source = $2
+     UNION ALL SELECT source, type, target FROM refs WHERE dialogue = $1 AND target = $2";
+const PG_THREE_HOPS: &str = "WITH RECURSIVE hop(id, depth) AS (
+       SELECT $2::text, 0
+       UNION
+       SELECT CASE WHEN r.source = h.id THEN r.target ELSE r.source END, h.depth + 1
+       FROM hop h JOIN refs r ON r.dialogue = $1 AND (r.source = h.id OR r.target = h.id)
+       WHERE h.depth < 3)
+     SELECT e.id, e.kind, e.status, e.content FROM entities e
+     WHERE e.dialogue = $1 AND e.id IN (SELECT id FROM hop)";
+const PG_OPEN_TENSIONS: &str = "SELECT id FROM entities WHERE dialogue = $1 AND kind = 'tension' AND status IN ('open', 'reopened')";
+
+fn reads(mode: Mode, runtime: &tokio::runtime::Runtime) -> Section {
+    let mut section =
+        Section::new("5. Reads: the graph table vs PostgreSQL (entities + refs, recursive CTE)");
+    let sizes: &[usize] = if mode.quick {
+        &[100]
+    } else {
+        &[100, 1_000, 10_000]
+    };
+    let mut client =
+        postgres::Client::connect(dlg_tests::shared_postgres(), postgres::NoTls).unwrap();
+    for &entities in sizes {
+        let memory = sized_dialogue(&format!("bench-reads-{entities}"), entities);
+        let graph = &memory.graph;
+        let d = graph.dialogue.clone();
+        assert_eq!(graph.nodes.len(), entities);
+        // The middle perspective of the middle round: a 3-hop walk along its chain.
+        let focus = *graph
+            .nodes
+            .values()
+            .filter(|n| n.kind == dlg_core::ids::EntityKind::Perspective)
+            .nth(entities / 3)
+            .map(|n| &n.id)
+            .unwrap();
+        let samples = mode.samples(if entities >= 10_000 { 5 } else { 15 });
+        let log = RequestLog::default();
+        let (whole, neighbours, hops, open, requests, bytes, answers) = runtime.block_on(async {
+            let store = dynamo_store(&format!("bench-reads-{entities}"), Some(&log)).await;
+            for commit in &memory.commits {
+                store.append(&d, &row_of(commit), None).await.unwrap();
+            }
+            dlg_projector::projection::Projector::new(&store)
+                .catch_up(&d)
+                .await
+                .unwrap();
+            let bytes = {
+                let raw = store
+                    .client()
+                    .query()
+                    .table_name(&store.config().graph_table)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", AttributeValue::S(format!("D#{d}")))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .unwrap();
+                raw.iter().map(dlg_tests::item_size).sum::<usize>()
+            };
+            let ledger = Ledger::new(
+                store,
+                Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
+                "bench key",
+            )
+            .with_projection(Projection::Stream);
+            log.take();
+            let whole = time_async(1, samples, |_| {
+                let ledger = &ledger;
+                let d = &d;
+                async move {
+                    std::hint::black_box(ledger.graph(d).await.unwrap());
+                }
+            })
+            .await;
+            let requests = log.take().len() / (samples + 1);
+            let neighbours = time_async(2, samples, |_| {
+                let ledger = &ledger;
+                let d = &d;
+                async move {
+                    std::hint::black_box(
+                        ledger
+                            .neighbours(d, focus, Direction::Both, &[])
+                            .await
+                            .unwrap(),
+                    );
+                }
+            })
+            .await;
+            let hops = time_async(1, samples, |_| {
+                let ledger = &ledger;
+                let d = &d;
+                async move {
+                    let graph = ledger.graph(d).await.unwrap();
+                    std::hint::black_box(graph.k_hop(focus, 3, Direction::Both, &[]));
+                }
+            })
+            .await;
+            let open = time_async(2, samples, |_| {
+                let ledger = &ledger;
+                async move {
+                    std::hint::black_box(ledger.open_tensions_everywhere().await.unwrap());
+                }
+            })
+            .await;
+            let answers = (
+                ledger
+                    .neighbours(&d, focus, Direction::Both, &[])
+                    .await
+                    .unwrap()
+                    .len(),
+                ledger
+                    .graph(&d)
+                    .await
+                    .unwrap()
+                    .k_hop(focus, 3, Direction::Both, &[])
+                    .nodes
+                    .len(),
+                ledger.open_tensions_everywhere().await.unwrap().len(),
+            );
+            (whole, neighbours, hops, open, requests, bytes, answers)
+        });
+
+        postgres_load(&mut client, graph);
+        let dialogue = d.to_string();
+        let focus_text = focus.to_string();
+        let pg_whole = time(1, samples, || {
+            std::hint::black_box(client.query(PG_WHOLE_ENTITIES, &[&dialogue]).unwrap());
+            std::hint::black_box(client.query(PG_WHOLE_REFS, &[&dialogue]).unwrap());
+        });
+        let pg_neighbours = time(2, samples, || {
+            std::hint::black_box(
+                client
+                    .query(PG_NEIGHBOURS, &[&dialogue, &focus_text])
+                    .unwrap(),
+            );
+        });
+        let pg_hops = time(2, samples, || {
+            std::hint::black_box(
+                client
+                    .query(PG_THREE_HOPS, &[&dialogue, &focus_text])
+                    .unwrap(),
+            );
+        });
+        let pg_open = time(2, samples, || {
+            std::hint::black_box(client.query(PG_OPEN_TENSIONS, &[&dialogue]).unwrap());
+        });
+        // Both sides answer the same questions with the same answers.
+        let pg_answers = (
+            client
+                .query(PG_NEIGHBOURS, &[&dialogue, &focus_text])
+                .unwrap()
+                .len(),
+            client
+                .query(PG_THREE_HOPS, &[&dialogue, &focus_text])
+                .unwrap()
+                .len(),
+            client.query(PG_OPEN_TENSIONS, &[&dialogue]).unwrap().len(),
+        );
+        assert_eq!(
+            answers, pg_answers,
+            "the ledger and PostgreSQL answer alike"
+        );
+        let pg_bytes: i64 = client
+            .query_one(
+                "SELECT (SELECT coalesce(sum(pg_column_size(e.*)), 0) FROM entities e WHERE dialogue = $1)
+                      + (SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM refs r WHERE dialogue = $1)",
+                &[&dialogue],
+            )
+            .unwrap()
+            .get(0);
+        section.row(
+            &format!("{entities} entities: load the whole graph"),
+            format!("{} ({requests} Query, {:.2} MB)", show(whole.median), bytes as f64 / 1e6),
+            format!("{} (2 SELECTs, {:.2} MB)", show(pg_whole.median), pg_bytes as f64 / 1e6),
+            ratio(whole.median, pg_whole.median),
+            "one partition read in 1 MB pages and decoded into the graph; PostgreSQL returns two row sets",
+        );
+        section.row(
+            &format!(
+                "{entities} entities: neighbours of one entity ({} edges)",
+                answers.0
+            ),
+            show(neighbours.median),
+            show(pg_neighbours.median),
+            ratio(neighbours.median, pg_neighbours.median),
+            "one Query on the entity's edge prefix vs two index scans",
+        );
+        section.row(
+            &format!("{entities} entities: 3-hop subgraph ({} entities)", answers.1),
+            show(hops.median),
+            show(pg_hops.median),
+            ratio(hops.median, pg_hops.median),
+            "the ledger loads the dialogue's graph and walks it in memory; PostgreSQL runs a recursive CTE over the refs index",
+        );
+        section.row(
+            &format!("{entities} entities: open tensions ({})", answers.2),
+            show(open.median),
+            show(pg_open.median),
+            ratio(open.median, pg_open.median),
+            "one Query of the sparse open-tensions index vs a partial-index scan",
+        );
+    }
+    section.note(
+        "The ledger's figures are DynamoDB Local (Java, HTTP + JSON on loopback); PostgreSQL is a native server on the same loopback. Both hold the same dialogue, and the bench checks they give the same answers.".to_owned(),
+    );
+    section
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or_else(String::new, |kb| {
+            format!(", {:.0} GiB", kb / 1024.0 / 1024.0)
+        });
+    format!("{cpu}, {cores} cores{memory}")
+}
+
+fn today() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let mode = Mode { quick };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut sections = vec![sealing(mode)];
+    eprintln!("sealing done");
+    let mut appends = Section::new("2. Append vs a raw write of the same bytes");
+    let mut peer =
+        Section::new("3. Append vs a peer design (one item per event, TransactWriteItems)");
+    runtime.block_on(async {
+        sqlite_appends(mode, &mut appends).await;
+        eprintln!("sqlite appends done");
+        dynamodb_appends(mode, &mut appends, &mut peer).await;
+        eprintln!("dynamodb appends done");
+    });
+    sections.push(appends);
+    sections.push(peer);
+    sections.push(runtime.block_on(projector(mode)));
+    eprintln!("projector done");
+    sections.push(reads(mode, &runtime));
+    eprintln!("reads done");
+    sections.push(runtime.block_on(audit(mode)));
+    eprintln!("audit done");
+
+    let command = if quick {
+        "cargo bench -p dlg-tests --bench ledger -- --quick"
+    } else {
+        "cargo bench -p dlg-tests --bench ledger"
+    };
+    let mut report = format!(
+        "# Benchmarks\n\nMachine: {}. Date: {}. Command: `{command}`{}.\n\nEvery figure is the median of several runs after warm-up, next to a baseline measured in the same run; the ratio is dlg / baseline (lower is better). DynamoDB figures are against Amazon's DynamoDB Local on the same machine, so they measure the request path, not AWS's network.\n\n",
+        machine(),
+        today(),
+        if quick {
+            " (quick mode: few samples)"
+        } else {
+            ""
+        }
+    );
+    for section in &sections {
+        report.push_str(&section.markdown());
+    }
+    println!("{report}");
+    if !quick {
+        let path = dlg_tests::repo_root().join("BENCHMARKS.md");
+        std::fs::write(&path, &report).unwrap();
+        eprintln!("wrote {}", path.display());
+    }
+}
