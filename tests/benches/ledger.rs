@@ -950,6 +950,198 @@ fn reads(mode: Mode, runtime: &tokio::runtime::Runtime) -> Section {
     section
 }
 
+/// Copies a folder tree (the fixture archive) to `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+async fn import(mode: Mode) -> Section {
+    let mut section = Section::new("8. Import: the fixture archive, repeated");
+    let fixtures = dlg_tests::repo_root().join("../shared/fixtures/blue-dialogues");
+    let Some(folder) = dlg_writer::import::dialogue_folders(&fixtures)
+        .into_iter()
+        .next()
+    else {
+        section.note(format!(
+            "Skipped: no dialogue folder under {} (the shared fixtures sit beside the repository).",
+            fixtures.display()
+        ));
+        return section;
+    };
+    let copies = if mode.quick { 2 } else { 80 };
+    let dir = tempfile::tempdir().unwrap();
+    let folders: Vec<_> = (0..copies)
+        .map(|i| {
+            let to = dir.path().join(format!("copy-{i:03}"));
+            copy_tree(&folder, &to);
+            to
+        })
+        .collect();
+    let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
+    let ledger = Ledger::new(
+        store,
+        Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
+        "bench key",
+    );
+    let start = Instant::now();
+    let mut parse = Duration::ZERO;
+    for folder in &folders {
+        let planned = Instant::now();
+        let plan = dlg_writer::import::plan(folder).unwrap();
+        parse += planned.elapsed();
+        dlg_writer::import::run(&ledger, &plan, "bench")
+            .await
+            .unwrap();
+    }
+    let ours = start.elapsed();
+    let mut rows = Vec::new();
+    for dialogue in ledger.dialogues().await.unwrap() {
+        rows.extend(ledger.store().commits(&dialogue, 1).await.unwrap());
+    }
+    let events: usize = rows
+        .iter()
+        .map(|r| Commit::decode(&r.bytes).unwrap().events.len())
+        .sum();
+
+    // The same commits inserted raw, one durable transaction each (WAL, synchronous = FULL).
+    let raw = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    raw.pragma_update(None, "journal_mode", "WAL").unwrap();
+    raw.pragma_update(None, "synchronous", "FULL").unwrap();
+    raw.execute_batch("CREATE TABLE events (pk TEXT NOT NULL, sk TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (pk, sk))")
+        .unwrap();
+    let start = Instant::now();
+    for (i, row) in rows.iter().enumerate() {
+        raw.execute(
+            "INSERT INTO events (pk, sk, bytes) VALUES ('D#raw', ?1, ?2)",
+            rusqlite::params![format!("C#{i:010}"), row.bytes],
+        )
+        .unwrap();
+    }
+    let limit = start.elapsed();
+    let rate = |d: Duration| format!("{:.0} events/s", events as f64 / d.as_secs_f64());
+    section.row(
+        &format!("import {copies} copies of the archive: {events} events in {} commits", rows.len()),
+        rate(ours),
+        rate(limit),
+        ratio(ours, limit),
+        &format!(
+            "baseline: inserting the resulting commit bytes raw, one durable insert each; parsing the archive took {:.0}% of the import, the rest is validating, sealing and appending each step and projecting in-process",
+            100.0 * parse.as_secs_f64() / ours.as_secs_f64()
+        ),
+    );
+    section
+}
+
+/// Serves one connection of a fake Lambda runtime API on `listener` and returns when the first
+/// request (the runtime's poll for the next invocation) arrives.
+fn first_poll(listener: &std::net::TcpListener) -> String {
+    use std::io::Read as _;
+    let (mut stream, _) = listener.accept().unwrap();
+    let mut buffer = [0u8; 1024];
+    let n = stream.read(&mut buffer).unwrap_or(0);
+    String::from_utf8_lossy(&buffer[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn lambda(mode: Mode) -> Section {
+    let mut section = Section::new("7. Lambda: package size and cold start");
+    let root = dlg_tests::repo_root();
+    let zip = root.join("infra/dist/projector.zip");
+    // The full run packages the Lambda itself; quick mode uses a package only if one is there.
+    if !(mode.quick || zip.exists()) {
+        let status = std::process::Command::new("bash")
+            .arg(root.join("infra/scripts/package-lambda.sh"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "infra/scripts/package-lambda.sh failed");
+    }
+    if !zip.exists() {
+        section
+            .note("Skipped in quick mode: run infra/scripts/package-lambda.sh first.".to_owned());
+        return section;
+    }
+    // The binary exactly as deployed: unpacked from the zip.
+    let unpacked = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&zip)
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "cannot unpack {}", zip.display());
+    let bootstrap = unpacked.path().join("bootstrap");
+    std::fs::set_permissions(
+        &bootstrap,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let zipped = std::fs::metadata(&zip).unwrap().len();
+    let unzipped = std::fs::metadata(&bootstrap).unwrap().len();
+    section.note(format!(
+        "`infra/dist/projector.zip`: {zipped} bytes ({:.2} MB) zipped; `bootstrap` {unzipped} bytes unzipped.",
+        zipped as f64 / 1e6
+    ));
+    let endpoint = dlg_tests::shared_dynamodb().to_owned();
+    let samples = mode.samples(15);
+    let mut polls = Vec::new();
+    let mut request = String::new();
+    for _ in 0..samples + 1 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let api = listener.local_addr().unwrap().to_string();
+        let start = Instant::now();
+        let mut child = std::process::Command::new(&bootstrap)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "dlg-projector")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/dlg-projector")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("DLG_EVENTS_TABLE", "bench-events")
+            .env("DLG_GRAPH_TABLE", "bench-graph")
+            .env("DLG_DYNAMODB_ENDPOINT", &endpoint)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        request = first_poll(&listener);
+        polls.push(start.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    polls.remove(0);
+    let cold = stats(polls);
+    let spawn = time(1, samples, || {
+        std::process::Command::new("true").status().unwrap();
+    });
+    section.row(
+        "process start → first poll of the runtime API",
+        show(cold.median),
+        show(spawn.median),
+        ratio(cold.median, spawn.median),
+        "baseline: starting and reaping `true`; bootstrap also sets up logging, reads its configuration and builds the DynamoDB client (no network call) before lambda_runtime polls",
+    );
+    section.note(format!(
+        "Measured with the release `bootstrap` against a local stand-in for the runtime API that records the first request (`{request}`); the same binary runs under `cargo lambda watch` in tests/tests/projector/lambda.rs."
+    ));
+    section
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1011,6 +1203,10 @@ fn main() {
     eprintln!("reads done");
     sections.push(runtime.block_on(audit(mode)));
     eprintln!("audit done");
+    sections.push(lambda(mode));
+    eprintln!("lambda done");
+    sections.push(runtime.block_on(import(mode)));
+    eprintln!("import done");
 
     let command = if quick {
         "cargo bench -p dlg-tests --bench ledger -- --quick"
