@@ -79,6 +79,7 @@ impl ProjectError {
             ProjectError::Store(StoreError::Unavailable(_)) => "unavailable",
             ProjectError::Store(StoreError::Conflict { .. }) => "conflict",
             ProjectError::Store(StoreError::Corrupt(_)) => "corrupt_item",
+            ProjectError::Store(StoreError::Refused(_)) => "refused",
             ProjectError::Store(StoreError::TooLarge { .. } | StoreError::KeyExists { .. }) => {
                 "store"
             }

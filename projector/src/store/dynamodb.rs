@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
@@ -107,6 +108,28 @@ pub async fn aws_sdk_config(region: &str, endpoint: Option<&str>) -> aws_config:
     loader.load().await
 }
 
+/// Whether a service error may pass on retry: throttling, a transaction in progress, or a
+/// server-side (5xx) failure. Client errors (validation, access) are not.
+fn is_transient<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    const TRANSIENT: &[&str] = &[
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TransactionInProgressException",
+        "TransactionConflictException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    ];
+    match error {
+        SdkError::ServiceError(service) => {
+            error.code().is_some_and(|code| TRANSIENT.contains(&code))
+                || service.raw().status().is_server_error()
+        }
+        _ => true,
+    }
+}
+
 /// Which sort keys of a partition to read.
 #[derive(Debug)]
 enum SortRange<'a> {
@@ -144,10 +167,14 @@ impl DynamoStore {
         &self.config
     }
 
-    pub(crate) fn error<E, R>(&self, action: &str, table: &str, error: SdkError<E, R>) -> StoreError
+    pub(crate) fn error<E>(
+        &self,
+        action: &str,
+        table: &str,
+        error: SdkError<E, HttpResponse>,
+    ) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let place = self.config.where_();
         match &error {
@@ -162,7 +189,15 @@ impl DynamoStore {
                     "table `{table}` does not exist at {place}: create the tables with `dlg --store dynamodb init-tables` or deploy infra/template.yaml"
                 ))
             }
-            _ => StoreError::Unavailable(format!(
+            _ if error.code() == Some("AccessDeniedException") => StoreError::Refused(format!(
+                "{place} denied the request to {action} on `{table}`: give this identity the stack's policy for its part (docs/deploy.md): {}",
+                error.message().unwrap_or_default()
+            )),
+            _ if is_transient(&error) => StoreError::Unavailable(format!(
+                "{place} could not {action} on `{table}` now (retry later): {}",
+                DisplayErrorContext(&error)
+            )),
+            _ => StoreError::Refused(format!(
                 "{place} refused to {action} on `{table}`: {}",
                 DisplayErrorContext(&error)
             )),

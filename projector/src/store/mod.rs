@@ -132,6 +132,10 @@ pub enum StoreError {
     /// The store cannot be opened or read (missing file, permissions, dead endpoint, missing table).
     #[error("{0}")]
     Unavailable(String),
+    /// The store refused the request itself (access denied, an invalid request): retrying the
+    /// same request cannot help; the message says what to fix.
+    #[error("{0}")]
+    Refused(String),
     /// The store holds something this build cannot read.
     #[error("{0}")]
     Corrupt(String),

@@ -287,3 +287,29 @@ async fn a_missing_table_and_a_dead_endpoint_say_how_to_fix_them() {
         .to_string();
     assert!(error.contains("cannot reach http://127.0.0.1:9"), "{error}");
 }
+
+/// A request DynamoDB rejects (here an empty sort-key prefix) is `Refused`, which the projector
+/// does not retry; an unreachable endpoint stays `Unavailable`, which it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_request_is_refused_not_retried() {
+    use dlg_projector::projection::ProjectError;
+    use dlg_writer::store::GraphStore;
+    let endpoint = dlg_tests::shared_dynamodb().to_owned();
+    let store = dlg_tests::fresh_tables(&endpoint, "refused").await;
+    let dialogue = DialogueId::parse("refused").unwrap();
+    let error = store.graph_items_under(&dialogue, "").await.unwrap_err();
+    assert!(matches!(error, StoreError::Refused(_)), "{error:?}");
+    assert!(error.to_string().contains("ValidationException"), "{error}");
+    let error = ProjectError::from(error);
+    assert!(!error.retryable());
+    assert_eq!(error.kind(), "refused");
+
+    let dead = DynamoStore::connect(dlg_writer::store::dynamodb::DynamoConfig::with_prefix(
+        Some(format!("http://127.0.0.1:{}", dlg_tests::free_port())),
+        "us-east-1",
+        "dead",
+    ))
+    .await;
+    let error = ProjectError::from(dead.graph_items_under(&dialogue, "M#").await.unwrap_err());
+    assert!(error.retryable(), "{error:?}");
+}
