@@ -13,28 +13,52 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-#[test]
-fn content_never_reaches_the_files_in_clear() {
-    let sandbox = Sandbox::new();
+/// Runs `dlg --json ARGS` (prepared by `dlg`) with `stdin`, asserting success; returns stdout as
+/// JSON and keeps stderr (the log) in `log`.
+fn run_logged(
+    mut command: assert_cmd::Command,
+    args: &[&str],
+    stdin: Option<&serde_json::Value>,
+    log: &mut Vec<u8>,
+) -> serde_json::Value {
+    command.arg("--json").args(args);
+    if let Some(input) = stdin {
+        command.write_stdin(input.to_string());
+    }
+    let output = command.output().unwrap();
+    log.extend_from_slice(&output.stderr);
+    assert!(
+        output.status.success(),
+        "dlg {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Registers the canary through every content field with the `dlg` that `dlg` prepares; returns
+/// the dialogue id. Everything written to stderr is appended to `log`.
+fn record_canaries(dlg: &dyn Fn() -> assert_cmd::Command, log: &mut Vec<u8>) -> &'static str {
     let c = |field: &str| format!("{CANARY} {field}");
-    run_json(
-        &sandbox,
+    run_logged(
+        dlg(),
         &["create"],
         Some(
             &json!({"title": "Canary dialogue", "question": c("question"),
                      "experts": [{"slug": "muffin", "role": c("role"), "description": c("description"), "focus": c("focus")}]}),
         ),
+        log,
     );
     let dialogue = "canary-dialogue";
-    run_json(
-        &sandbox,
+    run_logged(
+        dlg(),
         &["add-expert", dialogue],
         Some(
             &json!({"slug": "scone", "role": c("role2"), "creation_reason": c("creation reason")}),
         ),
+        log,
     );
-    run_json(
-        &sandbox,
+    run_logged(
+        dlg(),
         &["round", dialogue],
         Some(&json!({
             "round": 0, "title": c("round title"), "summary": c("summary"),
@@ -48,17 +72,19 @@ fn content_never_reaches_the_files_in_clear() {
             "moves": [{"expert": "muffin", "move": "defend", "targets": ["MUFFIN-P0001"], "context": c("move context")}],
             "status_updates": [{"id": "SCONE-T0001", "status": "addressed", "by": "muffin", "reason": c("reason")}]
         })),
+        log,
     );
-    run_json(
-        &sandbox,
+    run_logged(
+        dlg(),
         &["verdict", dialogue],
         Some(
             &json!({"verdict_id": "final", "type": "final", "recommendation": c("verdict"),
                      "description": c("verdict description"), "conditions": [c("condition")]}),
         ),
+        log,
     );
-    run_json(
-        &sandbox,
+    run_logged(
+        dlg(),
         &[
             "dialogue-status",
             dialogue,
@@ -67,7 +93,16 @@ fn content_never_reaches_the_files_in_clear() {
             &c("status reason"),
         ],
         None,
+        log,
     );
+    dialogue
+}
+
+#[test]
+fn content_never_reaches_the_files_in_clear() {
+    let sandbox = Sandbox::new();
+    let mut log = Vec::new();
+    let dialogue = record_canaries(&|| sandbox.dlg(), &mut log);
 
     // Positive control: the content is really in the ledger.
     let export = run_json(&sandbox, &["export", dialogue], None);
@@ -110,4 +145,134 @@ fn a_shredded_data_key_is_gone_from_the_files() {
             path.display()
         );
     }
+}
+
+/// Every byte of an attribute value: strings and numbers as text, binaries raw, collections
+/// recursively.
+fn attribute_bytes(value: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<u8>) {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    match value {
+        V::S(s) | V::N(s) => out.extend_from_slice(s.as_bytes()),
+        V::B(b) => out.extend_from_slice(b.as_ref()),
+        V::Ss(list) | V::Ns(list) => list
+            .iter()
+            .for_each(|s| out.extend_from_slice(s.as_bytes())),
+        V::Bs(list) => list.iter().for_each(|b| out.extend_from_slice(b.as_ref())),
+        V::L(list) => list.iter().for_each(|v| attribute_bytes(v, out)),
+        V::M(map) => map.iter().for_each(|(k, v)| {
+            out.extend_from_slice(k.as_bytes());
+            attribute_bytes(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// On DynamoDB Local with the stream projector: the canary never appears in a full scan of any
+/// table, in the events stream's records, or in the trace-level logs of `dlg` and of the stream
+/// runner (nor does the master key) — while the ledger itself opens it.
+#[test]
+fn content_never_reaches_dynamodb_the_stream_or_the_logs() {
+    let sandbox = Sandbox::new();
+    let endpoint = dlg_tests::shared_dynamodb().to_owned();
+    let prefix = dlg_tests::unique_prefix("canary");
+    let dlg = || {
+        let mut command = sandbox.dlg();
+        command
+            .env("DLG_STORE", "dynamodb")
+            .env("DLG_DYNAMODB_ENDPOINT", &endpoint)
+            .env("DLG_TABLE_PREFIX", &prefix)
+            .env("DLG_LOG", "trace");
+        command
+    };
+    let mut log = Vec::new();
+    run_logged(dlg(), &["init-tables"], None, &mut log);
+    let dialogue = record_canaries(&dlg, &mut log);
+    // The stream runner projects everything, logging at trace level.
+    run_logged(dlg(), &["project", "--once"], None, &mut log);
+    let export = run_logged(dlg(), &["export", dialogue], None, &mut log);
+    assert!(
+        export.to_string().matches(CANARY).count() >= 20,
+        "positive control: the ledger opens the content"
+    );
+    assert!(
+        log.len() > 1_000 && contains(&log, b"DEBUG"),
+        "trace logs were produced ({} bytes)",
+        log.len()
+    );
+    // Neither the canary nor the master key, raw or encoded, reaches the trace-level log.
+    let key = std::fs::read(sandbox.key_file()).unwrap();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let base64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&key)
+    };
+    for (what, needle) in [
+        ("the canary", CANARY.as_bytes()),
+        ("the master key", key.as_slice()),
+        ("the master key in hex", hex.as_bytes()),
+        ("the master key in base64", base64.as_bytes()),
+    ] {
+        assert!(!contains(&log, needle), "the trace log holds {what}");
+    }
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = dlg_writer::store::dynamodb::DynamoConfig::with_prefix(
+            Some(endpoint.clone()),
+            "us-east-1",
+            &prefix,
+        );
+        let store = dlg_writer::store::dynamodb::DynamoStore::connect(config.clone()).await;
+        let mut items = 0;
+        for table in [
+            &config.events_table,
+            &config.graph_table,
+            &config.keys_table,
+        ] {
+            let pages = store
+                .client()
+                .scan()
+                .table_name(table)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .unwrap();
+            for item in &pages {
+                let mut bytes = Vec::new();
+                for (name, value) in item {
+                    bytes.extend_from_slice(name.as_bytes());
+                    attribute_bytes(value, &mut bytes);
+                }
+                assert!(
+                    !contains(&bytes, CANARY.as_bytes()),
+                    "an item of {table} holds the canary in clear"
+                );
+                items += 1;
+            }
+        }
+        assert!(items > 20, "the scans saw the ledger ({items} items)");
+
+        let mut runner = dlg_projector::runner::StreamRunner::connect(store)
+            .await
+            .unwrap();
+        let mut records = 0;
+        for batch in runner.read().await.unwrap() {
+            for record in &batch.event.records {
+                let json = serde_json::to_vec(record).unwrap();
+                assert!(!contains(&json, CANARY.as_bytes()), "a stream record");
+                if let Ok(dlg_projector::stream::Record::Commit(_, row)) =
+                    dlg_projector::stream::decode(record)
+                {
+                    assert!(
+                        !contains(&row.bytes, CANARY.as_bytes()),
+                        "a streamed commit"
+                    );
+                }
+                records += 1;
+            }
+        }
+        assert!(records >= 5, "the stream's records were read ({records})");
+    });
 }
