@@ -640,40 +640,41 @@ async fn audit(mode: Mode) -> Section {
     section
 }
 
-/// A dialogue of `entities` entities: rounds of up to 297 (per expert 90 perspectives, each
-/// supporting the one before it, and 9 tensions, each opposing a perspective).
+/// A dialogue of `entities` entities: rounds of up to 297 (a round holds at most 99 of a kind:
+/// 99 perspectives, each supporting the one before it, 99 tensions, each opposing the
+/// perspective of its number, and 99 claims), spread over the three experts.
 fn sized_dialogue(id: &str, entities: usize) -> MemoryLedger {
     let mut ledger = given_panel(id, 5);
     let experts = ["MUFFIN", "CUPCAKE", "SCONE"];
+    let local = |kind: char, number: u8, i: usize| format!("{}-{kind}{number:02}{i:02}", experts[i % 3]);
     let mut left = entities;
     let mut number = 0u8;
     while left > 0 {
-        let (mut perspectives, mut tensions, mut references) = (Vec::new(), Vec::new(), Vec::new());
-        for expert in experts {
-            let count = left.min(99);
-            left -= count;
-            for j in 1..=count {
-                if j % 11 == 0 {
-                    let k = j / 11;
-                    tensions.push(json!({"id": format!("{expert}-T{number:02}{k:02}"),
-                        "label": format!("tension {k}"), "description": "what does not fit yet",
-                        "references": [{"type": "oppose", "target": format!("{expert}-P{number:02}{:02}", j - k)}]}));
-                } else {
-                    let p = j - j / 11;
-                    let mut perspective = json!({"id": format!("{expert}-P{number:02}{p:02}"),
-                        "label": format!("perspective {p}"), "content": "the argument in a sentence or two"});
-                    if p > 1 {
-                        references.push(json!({"source": format!("{expert}-P{number:02}{p:02}"), "type": "support",
-                            "target": format!("{expert}-P{number:02}{:02}", p - 1)}));
-                    }
-                    perspective["id"] = json!(format!("{expert}-P{number:02}{p:02}"));
-                    perspectives.push(perspective);
-                }
-            }
-        }
+        let mut take = || {
+            let n = left.min(99);
+            left -= n;
+            n
+        };
+        let (p, t, c) = (take(), take(), take());
+        let perspectives: Vec<_> = (1..=p)
+            .map(|i| json!({"id": local('P', number, i), "label": format!("perspective {i}"),
+                            "content": "the argument in a sentence or two"}))
+            .collect();
+        let references: Vec<_> = (2..=p)
+            .map(|i| json!({"source": local('P', number, i), "type": "support", "target": local('P', number, i - 1)}))
+            .collect();
+        let tensions: Vec<_> = (1..=t)
+            .map(|i| json!({"id": local('T', number, i), "label": format!("tension {i}"),
+                            "description": "what does not fit yet",
+                            "references": [{"type": "oppose", "target": local('P', number, i.min(p))}]}))
+            .collect();
+        let claims: Vec<_> = (1..=c)
+            .map(|i| json!({"id": local('C', number, i), "label": format!("claim {i}"), "content": "a claim"}))
+            .collect();
         let command: Command = serde_json::from_value(json!({
             "command": "register_round", "round": number, "title": format!("Round {number}"),
-            "score": 1.0, "perspectives": perspectives, "tensions": tensions, "references": references,
+            "score": 1.0, "perspectives": perspectives, "tensions": tensions, "claims": claims,
+            "references": references,
         }))
         .unwrap();
         ledger.run(&command).unwrap();
