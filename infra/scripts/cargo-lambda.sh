@@ -6,6 +6,8 @@
 #   cargo-lambda.sh ARGS...          run `cargo lambda ARGS...` with that binary on PATH, e.g.
 #                                    cargo-lambda.sh build --release -p dlg-projector
 set -euo pipefail
+# shellcheck source=pip-tool.sh
+source "$(dirname "$0")/pip-tool.sh"
 
 infra="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$infra/.tools/cargo-lambda"
@@ -14,17 +16,7 @@ requirements="$infra/requirements-lambda.txt"
 die() { echo "cargo-lambda: $*" >&2; exit 1; }
 
 install() {
-  command -v python3 >/dev/null 2>&1 || die "python3 is not installed (e.g. apt-get install python3 python3-venv)"
-  # Reinstall only when the pinned requirements change.
-  if [ -x "$venv/bin/cargo-lambda" ] && cmp -s "$requirements" "$venv/requirements.txt"; then
-    return 0
-  fi
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2 || die "cannot create a virtual environment in $venv (install python3-venv)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2 \
-    || die "pip could not install $requirements (is PyPI reachable?)"
-  [ -x "$venv/bin/cargo-lambda" ] || die "the cargo-lambda package installed no cargo-lambda binary"
-  cp "$requirements" "$venv/requirements.txt"
+  pip_tool_install cargo-lambda "$requirements" cargo-lambda
 }
 
 case "${1:-}" in

@@ -8,6 +8,8 @@
 #   cfn-lint.sh FILE...          lint other templates
 #   cfn-lint.sh install          install (idempotent); prints the folder holding the binary
 set -euo pipefail
+# shellcheck source=pip-tool.sh
+source "$(dirname "$0")/pip-tool.sh"
 
 infra="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$infra/.tools/cfn-lint"
@@ -16,17 +18,7 @@ requirements="$infra/requirements-cfn-lint.txt"
 die() { echo "cfn-lint: $*" >&2; exit 1; }
 
 install() {
-  command -v python3 >/dev/null 2>&1 || die "python3 is not installed (e.g. apt-get install python3 python3-venv)"
-  # Reinstall only when the pinned requirements change.
-  if [ -x "$venv/bin/cfn-lint" ] && cmp -s "$requirements" "$venv/requirements.txt"; then
-    return 0
-  fi
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2 || die "cannot create a virtual environment in $venv (install python3-venv)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2 \
-    || die "pip could not install $requirements (is PyPI reachable?)"
-  [ -x "$venv/bin/cfn-lint" ] || die "the cfn-lint package installed no cfn-lint binary"
-  cp "$requirements" "$venv/requirements.txt"
+  pip_tool_install cfn-lint "$requirements" cfn-lint
 }
 
 if [ "${1:-}" = install ]; then

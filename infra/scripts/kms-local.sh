@@ -9,6 +9,8 @@
 #                                             exit when that process is gone (the test harness)
 #   kms-local.sh create-key ENDPOINT          create a symmetric key there; prints its ARN
 set -euo pipefail
+# shellcheck source=pip-tool.sh
+source "$(dirname "$0")/pip-tool.sh"
 
 infra="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$infra/.tools/moto"
@@ -17,17 +19,7 @@ requirements="$infra/requirements-moto.txt"
 die() { echo "kms-local: $*" >&2; exit 1; }
 
 install() {
-  command -v python3 >/dev/null 2>&1 || die "python3 is not installed (e.g. apt-get install python3 python3-venv)"
-  # Reinstall only when the pinned requirements change.
-  if [ -x "$venv/bin/moto_server" ] && cmp -s "$requirements" "$venv/requirements.txt"; then
-    return 0
-  fi
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2 || die "cannot create a virtual environment in $venv (install python3-venv)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2 \
-    || die "pip could not install $requirements (is PyPI reachable?)"
-  [ -x "$venv/bin/moto_server" ] || die "the moto package installed no moto_server"
-  cp "$requirements" "$venv/requirements.txt"
+  pip_tool_install moto "$requirements" moto_server
 }
 
 serve() {

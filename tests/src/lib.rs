@@ -272,34 +272,45 @@ fn serve(name: &str, script: &Path, args: &[String], port: u16, log: &Path) -> s
     child
 }
 
-/// The local KMS-compatible endpoint the tests share (moto's server, installed and started by
-/// `infra/scripts/kms-local.sh`; it ends with the test process).
+/// Installs with `infra/scripts/{script} install`, starts `… serve --port P --parent <this
+/// process>` on a free port, and returns the port and the log file. The server lives as long as this process: the script's
+/// watchdog stops it when the process ends.
+fn serve_for_this_process(name: &str, script: &str) -> (u16, PathBuf) {
+    let script = repo_root().join("infra/scripts").join(script);
+    // Installing can take longer than starting is allowed to: do it first, with its own message.
+    let install = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("install")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run bash for {}: {e}", script.display()));
+    assert!(
+        install.status.success(),
+        "installing {name} failed:\n{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!(
+        "dlg-{}-{}-{port}.log",
+        name.replace(' ', "-"),
+        std::process::id()
+    ));
+    let args = [
+        "serve".to_owned(),
+        "--port".to_owned(),
+        port.to_string(),
+        "--parent".to_owned(),
+        std::process::id().to_string(),
+    ];
+    std::mem::forget(serve(name, &script, &args, port, &log));
+    (port, log)
+}
+
+/// The local KMS-compatible endpoint the tests share (moto's server, installed from PyPI and
+/// started by `infra/scripts/kms-local.sh`; it ends with the test process).
 pub fn shared_kms() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
     ENDPOINT.get_or_init(|| {
-        let script = repo_root().join("infra/scripts/kms-local.sh");
-        let install = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("install")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run bash for {}: {e}", script.display()));
-        assert!(
-            install.status.success(),
-            "installing the local KMS failed:\n{}",
-            String::from_utf8_lossy(&install.stderr)
-        );
-        let port = free_port();
-        let log =
-            std::env::temp_dir().join(format!("dlg-kms-local-{}-{port}.log", std::process::id()));
-        let args = [
-            "serve".to_owned(),
-            "--port".to_owned(),
-            port.to_string(),
-            "--parent".to_owned(),
-            std::process::id().to_string(),
-        ];
-        // Lives as long as the process; the script's watchdog stops the server when it ends.
-        std::mem::forget(serve("the local KMS", &script, &args, port, &log));
+        let (port, _) = serve_for_this_process("local KMS", "kms-local.sh");
         format!("http://127.0.0.1:{port}")
     })
 }
@@ -310,18 +321,7 @@ pub fn shared_kms() -> &'static str {
 pub fn shared_postgres() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        let script = repo_root().join("infra/scripts/postgres-local.sh");
-        let port = free_port();
-        let log =
-            std::env::temp_dir().join(format!("dlg-postgres-{}-{port}.log", std::process::id()));
-        let args = [
-            "serve".to_owned(),
-            "--port".to_owned(),
-            port.to_string(),
-            "--parent".to_owned(),
-            std::process::id().to_string(),
-        ];
-        std::mem::forget(serve("PostgreSQL", &script, &args, port, &log));
+        let (port, log) = serve_for_this_process("PostgreSQL", "postgres-local.sh");
         let url = format!("host=127.0.0.1 port={port} user=dlg dbname=postgres");
         // The port opens before the server accepts sessions ("the database system is starting up").
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -498,4 +498,24 @@ pub fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> us
                 }
         })
         .sum()
+}
+
+/// Every item of a dialogue's graph partition, read with a paged Query (size them with
+/// [`item_size`] to measure the partition as DynamoDB counts it).
+pub async fn graph_partition(
+    store: &dlg_writer::store::dynamodb::DynamoStore,
+    dialogue: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    store
+        .client()
+        .query()
+        .table_name(&store.config().graph_table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("D#{dialogue}")))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap_or_else(|e| panic!("the graph partition of {dialogue} is read: {e:?}"))
 }

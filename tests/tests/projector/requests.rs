@@ -2,7 +2,6 @@
 //! the client sends): the whole graph of a 1,000-entity dialogue takes as many Queries as it has
 //! megabytes (DynamoDB returns at most 1 MB a page), the neighbours of one entity take one.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use dlg_core::command::Command;
 use dlg_core::ids::{EntityId, ExpertSlug};
 use dlg_core::query::Direction;
@@ -10,7 +9,7 @@ use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_core::testing::random::given_panel;
 use dlg_projector::projection::Projector;
 use dlg_projector::store::{CommitRow, EventStore, GraphStore};
-use dlg_tests::{RequestLog, item_size};
+use dlg_tests::{RequestLog, graph_partition, item_size};
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::{Ledger, Projection};
 use dlg_writer::store::dynamodb::{DynamoStore, sdk_config};
@@ -80,18 +79,7 @@ async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
     .with_projection(Projection::Stream);
 
     // The graph table's partition, measured the way DynamoDB pages it.
-    let items = plain
-        .client()
-        .query()
-        .table_name(&plain.config().graph_table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("D#{dialogue}")))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let items = graph_partition(&plain, &dialogue.to_string()).await;
     let bytes: usize = items.iter().map(item_size).sum();
     let megabytes = bytes as f64 / (1024.0 * 1024.0);
     assert!(
