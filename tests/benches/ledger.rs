@@ -1252,7 +1252,7 @@ fn cold_starts_under_watch(mode: Mode, section: &mut Section) {
         show(cold.median),
         show(warm.median),
         ratio(cold.median, warm.median),
-        "the cold invocation includes the emulator starting the release `bootstrap` process and its init; both carry the emulator's HTTP hops",
+        "the cold invocation includes cargo-lambda's own first-invocation path (it checks the build with cargo before it starts the release `bootstrap` process) and the function's init; the row above isolates the binary's own start; both carry the emulator's HTTP hops",
     );
 }
 
