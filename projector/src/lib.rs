@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aws;
 pub mod projection;
 pub mod runner;
 pub mod store;

@@ -144,6 +144,17 @@ impl Section {
             .push([what.to_owned(), ours, baseline, ratio, note.to_owned()]);
     }
 
+    /// A row of two timings and their ratio.
+    fn timed(&mut self, what: &str, ours: Duration, baseline: Duration, note: &str) {
+        self.row(
+            what,
+            show(ours),
+            show(baseline),
+            ratio(ours, baseline),
+            note,
+        );
+    }
+
     fn note(&mut self, note: String) {
         self.notes.push(note);
     }
@@ -299,11 +310,10 @@ fn sealing(mode: Mode) -> Section {
     let limit = time(mode.warmup(20), mode.samples(200), || {
         primitives(&sample.commit, &sample.bytes, &key);
     });
-    section.row(
+    section.timed(
         &format!("decide + seal + encode + chain one round ({events} events, {size} bytes)"),
-        show(ours.median),
-        show(limit.median),
-        ratio(ours.median, limit.median),
+        ours.median,
+        limit.median,
         "baseline: XChaCha20-Poly1305 over each sealed field and blake3 over the commit bytes; dlg adds validation of the round, canonical JSON encoding of 40 events and their addresses",
     );
     section
@@ -366,18 +376,16 @@ async fn sqlite_appends(mode: Mode, section: &mut Section) {
         )
         .unwrap();
     });
-    section.row(
+    section.timed(
         &format!("SQLite: append a round ({size} bytes), p50"),
-        show(ours.median),
-        show(limit.median),
-        ratio(ours.median, limit.median),
+        ours.median,
+        limit.median,
         "baseline: one INSERT of the same bytes, WAL, synchronous=FULL; dlg also reads every earlier commit of the dialogue and folds it to validate the round (the dialogue grows to 65 rounds during the run), seals, appends, and projects the new commit into the graph table in-process",
     );
-    section.row(
+    section.timed(
         "SQLite: append a round, p99",
-        show(ours.p99),
-        show(limit.p99),
-        ratio(ours.p99, limit.p99),
+        ours.p99,
+        limit.p99,
         "the tail is the fsync of the WAL in both",
     );
 }
@@ -423,18 +431,16 @@ async fn dynamodb_appends(mode: Mode, section: &mut Section, peer: &mut Section)
         }
     })
     .await;
-    section.row(
+    section.timed(
         &format!("DynamoDB Local: append a round ({size} bytes), p50"),
-        show(ours.median),
-        show(limit.median),
-        ratio(ours.median, limit.median),
+        ours.median,
+        limit.median,
         "baseline: one conditional PutItem of the same size; dlg first reads every earlier commit (paged Queries, growing with the dialogue) and the wrapped key, folds and validates, then makes its one conditional PutItem",
     );
-    section.row(
+    section.timed(
         "DynamoDB Local: append a round, p99",
-        show(ours.p99),
-        show(limit.p99),
-        ratio(ours.p99, limit.p99),
+        ours.p99,
+        limit.p99,
         "DynamoDB Local's own latency dominates the tail",
     );
 
@@ -484,21 +490,19 @@ async fn dynamodb_appends(mode: Mode, section: &mut Section, peer: &mut Section)
         }
     })
     .await;
-    peer.row(
+    peer.timed(
         &format!(
             "store one round: dlg's one item vs {} items in one TransactWriteItems, p50",
             events.len()
         ),
-        show(limit.median),
-        show(transact.median),
-        ratio(limit.median, transact.median),
+        limit.median,
+        transact.median,
         "ratio below 1 means dlg is faster: one 20 KB PutItem against a transaction of one item per event (two-phase, each item a write)",
     );
-    peer.row(
+    peer.timed(
         "dlg's whole append vs the peer's bare transaction, p50",
-        show(ours.median),
-        show(transact.median),
-        ratio(ours.median, transact.median),
+        ours.median,
+        transact.median,
         "dlg's append includes its reads and validation; the peer's figure is the write alone",
     );
     peer.note(format!(
@@ -788,11 +792,10 @@ fn reads(mode: Mode, runtime: &tokio::runtime::Runtime) -> Section {
     let pg_floor = time(5, mode.samples(50), || {
         std::hint::black_box(client.query("SELECT 1", &[]).unwrap());
     });
-    section.row(
+    section.timed(
         "one round trip that reads nothing (the floor)",
-        show(floor.median),
-        show(pg_floor.median),
-        ratio(floor.median, pg_floor.median),
+        floor.median,
+        pg_floor.median,
         "a GetItem of a missing key on DynamoDB Local vs `SELECT 1`: what each store costs before any work",
     );
     for &entities in sizes {
@@ -942,28 +945,25 @@ fn reads(mode: Mode, runtime: &tokio::runtime::Runtime) -> Section {
             ratio(whole.median, pg_whole.median),
             "one partition read in 1 MB pages and decoded into the graph; PostgreSQL returns two row sets",
         );
-        section.row(
+        section.timed(
             &format!(
                 "{entities} entities: neighbours of one entity ({} edges)",
                 answers.0
             ),
-            show(neighbours.median),
-            show(pg_neighbours.median),
-            ratio(neighbours.median, pg_neighbours.median),
+            neighbours.median,
+            pg_neighbours.median,
             "one Query on the entity's edge prefix (a handful of items) vs two index scans; on DynamoDB Local that Query's time still grows with the size of the partition, as the three sizes show",
         );
-        section.row(
+        section.timed(
             &format!("{entities} entities: 3-hop subgraph ({} entities)", answers.1),
-            show(hops.median),
-            show(pg_hops.median),
-            ratio(hops.median, pg_hops.median),
+            hops.median,
+            pg_hops.median,
             "the ledger loads the dialogue's whole graph and walks it in memory, so this grows with the dialogue (a walk by edge-prefix Queries would read only the frontier); PostgreSQL runs a recursive CTE over the refs index",
         );
-        section.row(
+        section.timed(
             &format!("{entities} entities: open tensions ({})", answers.2),
-            show(open.median),
-            show(pg_open.median),
-            ratio(open.median, pg_open.median),
+            open.median,
+            pg_open.median,
             "one Query of the sparse open-tensions index vs a partial-index scan",
         );
     }
@@ -1159,11 +1159,10 @@ fn lambda(mode: Mode) -> Section {
     let spawn = time(1, samples, || {
         std::process::Command::new("true").status().unwrap();
     });
-    section.row(
+    section.timed(
         "process start → first poll of the runtime API",
-        show(cold.median),
-        show(spawn.median),
-        ratio(cold.median, spawn.median),
+        cold.median,
+        spawn.median,
         "baseline: starting and reaping `true`; bootstrap also sets up logging, reads its configuration and builds the DynamoDB client (no network call) before lambda_runtime polls",
     );
     section.note(format!(
@@ -1247,11 +1246,10 @@ fn cold_starts_under_watch(mode: Mode, section: &mut Section) {
         let _ = watch.wait();
     }
     let (cold, warm) = (stats(cold), stats(warm));
-    section.row(
+    section.timed(
         "under `cargo lambda watch`: first invocation (cold) vs the next (warm)",
-        show(cold.median),
-        show(warm.median),
-        ratio(cold.median, warm.median),
+        cold.median,
+        warm.median,
         "the cold invocation includes cargo-lambda's own first-invocation path (it checks the build with cargo before it starts the release `bootstrap` process) and the function's init; the row above isolates the binary's own start; both carry the emulator's HTTP hops",
     );
 }

@@ -339,7 +339,7 @@ pub fn shared_postgres() -> &'static str {
 
 /// A fresh symmetric KMS key at `endpoint`; returns its ARN.
 pub async fn create_kms_key(endpoint: &str) -> String {
-    let sdk = dlg_projector::store::dynamodb::aws_sdk_config("us-east-1", Some(endpoint)).await;
+    let sdk = dlg_projector::aws::sdk_config("us-east-1", Some(endpoint)).await;
     let answer = aws_sdk_kms::Client::new(&sdk)
         .create_key()
         .description("dlg test master key")

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -72,40 +71,10 @@ const OPEN_TENSION: &str = "OPEN_TENSION";
 /// The graph table's index of contributions by expert.
 const CONTRIBUTIONS_INDEX: &str = "contributions-by-expert";
 
-/// The SDK configuration for `config`: region, endpoint, retries with backoff (throttling, 5xx),
-/// and timeouts so a dead endpoint fails in seconds. Against an endpoint URL without AWS
-/// credentials in the environment, static local credentials are used. Shared by the DynamoDB
-/// and DynamoDB Streams clients.
+/// The SDK configuration for `config` ([`crate::aws::sdk_config`] with its region and endpoint),
+/// shared by the DynamoDB and DynamoDB Streams clients.
 pub async fn sdk_config(config: &DynamoConfig) -> aws_config::SdkConfig {
-    aws_sdk_config(&config.region, config.endpoint.as_deref()).await
-}
-
-/// The AWS SDK configuration for one service in `region`, at `endpoint` when given (a local
-/// stand-in such as DynamoDB Local or a KMS-compatible server) — see [`sdk_config`].
-pub async fn aws_sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .operation_timeout(Duration::from_secs(30))
-                .build(),
-        );
-    if let Some(endpoint) = endpoint {
-        loader = loader.endpoint_url(endpoint);
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "dlg-local",
-            ));
-        }
-    }
-    loader.load().await
+    crate::aws::sdk_config(&config.region, config.endpoint.as_deref()).await
 }
 
 /// Whether a service error may pass on retry: throttling, a transaction in progress, or a

@@ -45,11 +45,7 @@ impl KmsKeys {
     /// Builds the client (credentials from the default chain; static local ones against an
     /// endpoint URL when none are set).
     pub async fn connect(config: KmsConfig) -> Self {
-        let sdk = dlg_projector::store::dynamodb::aws_sdk_config(
-            &config.region,
-            config.endpoint.as_deref(),
-        )
-        .await;
+        let sdk = dlg_projector::aws::sdk_config(&config.region, config.endpoint.as_deref()).await;
         Self {
             client: Client::new(&sdk),
             config,
