@@ -21,7 +21,9 @@ install() {
   [ -n "$(bindir)" ] && return 0
   [ "$(id -u)" -eq 0 ] || die "PostgreSQL is not installed: run as root, or apt-get install postgresql"
   command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and there is no apt-get: install PostgreSQL 13+"
+  # A fresh machine may have empty package lists: refresh them once if the first try fails.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2 \
+    || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2; } \
     || die "apt-get could not install postgresql (is the Debian mirror reachable?)"
   [ -n "$(bindir)" ] || die "the postgresql package installed no initdb"
 }
