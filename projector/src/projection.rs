@@ -155,11 +155,9 @@ impl<'s, S: EventStore + GraphStore + Sync> Projector<'s, S> {
         delivered: Option<&[CommitRow]>,
     ) -> Result<Progress, ProjectError> {
         for _ in 0..MAX_ATTEMPTS {
-            let graph = match self.graphs.remove(dialogue) {
-                Some(graph) => graph,
-                None => {
-                    Graph::from_items(dialogue.clone(), self.store.graph_items(dialogue).await?)
-                }
+            let (graph, leftover) = match self.graphs.remove(dialogue) {
+                Some(graph) => (graph, None),
+                None => self.load(dialogue).await?,
             };
             let start = graph.checkpoint.commit;
             let mut progress = Progress {
@@ -190,6 +188,15 @@ impl<'s, S: EventStore + GraphStore + Sync> Projector<'s, S> {
                     }
                 }
             };
+            // Items an interrupted write left must be written over: project at least up to them.
+            let rows = match leftover {
+                Some(upto) if rows.last().map_or(start, |r| r.number) < upto => {
+                    let read = self.store.commit_range(dialogue, start + 1, upto).await?;
+                    progress.healed += (read.len() as u64).saturating_sub(rows.len() as u64);
+                    read
+                }
+                _ => rows,
+            };
             if rows.is_empty() {
                 self.graphs.insert(dialogue.clone(), graph);
                 return Ok(progress);
@@ -218,6 +225,46 @@ impl<'s, S: EventStore + GraphStore + Sync> Projector<'s, S> {
             dialogue: dialogue.to_string(),
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// The stored graph at its checkpoint, and the highest commit of items stored beyond it.
+    ///
+    /// A write of many items spans several transactions with the checkpoint in the last, so a
+    /// crash or an error between them leaves items of commits after the checkpoint, written over
+    /// the versions the checkpoint stands for. The state at the checkpoint is then refolded from
+    /// the events table, and the caller projects at least up to those commits, which writes the
+    /// same items again (commits fold deterministically) and moves the checkpoint past them.
+    async fn load(&self, dialogue: &DialogueId) -> Result<(Graph, Option<u64>), ProjectError> {
+        let items = self.store.graph_items(dialogue).await?;
+        let checkpoint = items
+            .iter()
+            .find_map(|item| match item {
+                GraphItem::Checkpoint(c) => Some(c.commit),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let leftover = items
+            .iter()
+            .map(GraphItem::origin_commit)
+            .filter(|commit| *commit > checkpoint)
+            .max();
+        if leftover.is_none() {
+            return Ok((Graph::from_items(dialogue.clone(), items), None));
+        }
+        let rows = if checkpoint == 0 {
+            Vec::new()
+        } else {
+            self.store.commit_range(dialogue, 1, checkpoint).await?
+        };
+        let (graph, _, failure) = apply_rows(&Graph::new(dialogue.clone()), dialogue, 0, &rows);
+        match failure {
+            Some(error) => Err(error),
+            None if graph.checkpoint.commit < checkpoint => Err(ProjectError::Missing {
+                dialogue: dialogue.to_string(),
+                commit: graph.checkpoint.commit + 1,
+            }),
+            None => Ok((graph, leftover)),
+        }
     }
 }
 

@@ -112,7 +112,12 @@ impl Sandbox {
 
     /// `dlg` with `DLG_HOME` set to the sandbox, a fixed actor, and no inherited store settings.
     pub fn dlg(&self) -> assert_cmd::Command {
-        let mut command = assert_cmd::Command::new(dlg_bin());
+        assert_cmd::Command::from_std(self.process())
+    }
+
+    /// [`Sandbox::dlg`] as a plain process, for tests that spawn, wait and kill it.
+    pub fn process(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(dlg_bin());
         command
             .env("DLG_HOME", self.home.path())
             .env("DLG_ACTOR", "e2e-test")

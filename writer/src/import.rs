@@ -921,7 +921,8 @@ pub async fn run<S: Store>(
             .await?;
         count(receipt.replayed);
     }
-    let graph = ledger.graph(&dialogue).await?;
+    // The summary folds the stored commits here, so it does not wait for the stream projector.
+    let graph = ledger.fold(&dialogue).await?.graph;
     let summary = graph.summary();
     let tensions = |open: bool| {
         graph

@@ -3,9 +3,11 @@
 //!
 //! Each case appends two or three random dialogues to a real store's events table, then plays a
 //! stream the way the Lambda service would: every commit at least once, in a random order with
-//! duplicates, cut into batches of random sizes. Before a batch, the graph table may be made to
-//! refuse the next few writes (fewer than the handler's own retries, or more); a batch answered
-//! with `batchItemFailures` is delivered again from the reported record, as the service does.
+//! duplicates, cut into batches of random sizes. Before a batch, the next few graph writes may be
+//! made to fail after storing half of their items (fewer than the handler's own retries, or
+//! more), as a crash or an error between the transactions of a large write leaves them; a batch
+//! answered with `batchItemFailures` is delivered again from the reported record, as the service
+//! does.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -21,8 +23,9 @@ use dlg_writer::store::sqlite::SqliteStore;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-/// A real store whose graph table refuses the next `outage` writes (a throttled or unreachable
-/// table), to see the handler report, and the redelivery repair, a failed batch.
+/// A real store whose next `outage` graph writes fail half done (a write cut short by a crash, a
+/// throttled or unreachable table), to see the handler report, and the redelivery repair, a
+/// failed batch.
 struct Flaky<S> {
     inner: S,
     outage: Mutex<u32>,
@@ -33,15 +36,12 @@ impl<S> Flaky<S> {
         *self.outage.lock().unwrap() = writes;
     }
 
-    fn refuse(&self) -> StoreResult<()> {
+    /// Whether the next write fails (and counts it).
+    fn take_outage(&self) -> bool {
         let mut outage = self.outage.lock().unwrap();
-        if *outage > 0 {
-            *outage -= 1;
-            return Err(StoreError::Unavailable(
-                "injected: the graph table is unreachable".into(),
-            ));
-        }
-        Ok(())
+        let failing = *outage > 0;
+        *outage = outage.saturating_sub(1);
+        failing
     }
 }
 
@@ -99,7 +99,24 @@ impl<S: GraphStore + Sync> GraphStore for Flaky<S> {
         items: &[GraphItem],
         expected_checkpoint: u64,
     ) -> StoreResult<()> {
-        self.refuse()?;
+        if self.take_outage() {
+            // The write is cut short: the first half of its items is stored, the checkpoint is
+            // not — as when a crash or an error falls between the transactions of a large write.
+            let stored: Vec<GraphItem> = items
+                .iter()
+                .filter(|i| !matches!(i, GraphItem::Checkpoint(_)))
+                .take(items.len() / 2)
+                .cloned()
+                .collect();
+            if !stored.is_empty() {
+                self.inner
+                    .put_graph_items(dialogue, &stored, expected_checkpoint)
+                    .await?;
+            }
+            return Err(StoreError::Unavailable(
+                "injected: the graph write was cut short".into(),
+            ));
+        }
         self.inner
             .put_graph_items(dialogue, items, expected_checkpoint)
             .await

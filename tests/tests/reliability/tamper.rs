@@ -22,23 +22,7 @@ use dlg_writer::store::dynamodb::{DynamoStore, commit_attributes};
 use dlg_writer::store::sqlite::SqliteStore;
 use dlg_writer::store::{CommitRow, Store};
 
-/// SplitMix64: a small, seeded, reproducible generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `range` (inclusive).
-    fn within(&mut self, from: usize, to: usize) -> usize {
-        from + (self.next() % (to - from + 1) as u64) as usize
-    }
-}
+use crate::Rng;
 
 /// Direct access to a backend's stored commits, below the ledger (what an attacker with write
 /// access to the storage can do).
@@ -195,7 +179,7 @@ fn mutate(rng: &mut Rng, d: &DialogueId, a: &[CommitRow], b: &[CommitRow]) -> Mu
     };
     loop {
         let mut rows = a.to_vec();
-        match rng.next() % 10 {
+        match rng.next_u64() % 10 {
             0 => {
                 let n = rng.within(1, head);
                 let at = rng.within(0, rows[n - 1].bytes.len() - 1);
