@@ -78,9 +78,42 @@ pub enum ChainProblem {
     Truncated { head: u64 },
 }
 
+impl std::fmt::Display for ChainProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainProblem::MissingCommit => write!(f, "the commit is missing (deleted)"),
+            ChainProblem::Malformed { reason } => {
+                write!(f, "the stored bytes are not a commit: {reason}")
+            }
+            ChainProblem::WrongDialogue { found } => {
+                write!(f, "the commit belongs to dialogue `{found}`")
+            }
+            ChainProblem::OutOfPlace { found } => {
+                write!(f, "the commit stored here says it is commit {found}")
+            }
+            ChainProblem::SequenceBreak { expected, found } => write!(
+                f,
+                "event numbers do not continue: expected {expected}, found {found}"
+            ),
+            ChainProblem::BrokenLink { recorded, computed } => write!(
+                f,
+                "the bytes or the chain before them changed: their hash is {computed}, the recorded hash {recorded}"
+            ),
+            ChainProblem::DigestMismatch { expected, computed } => write!(
+                f,
+                "the hash here is {computed}, the digest says {expected}: history was rewritten"
+            ),
+            ChainProblem::Truncated { head } => write!(
+                f,
+                "the ledger ends at commit {head}, before the digest's commit: its tail was removed"
+            ),
+        }
+    }
+}
+
 /// A chain verification failure, naming the first bad commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("commit {commit}: {problem:?}")]
+#[error("commit {commit}: {problem}")]
 pub struct ChainError {
     /// The first commit number at which the chain fails.
     pub commit: u64,

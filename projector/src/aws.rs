@@ -35,3 +35,13 @@ pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::Sdk
     }
     loader.load().await
 }
+
+/// The innermost cause of an SDK error, which names what actually failed (connection refused,
+/// an unresolvable host, ...), without the layers of wrappers above it.
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}

@@ -79,7 +79,7 @@ impl<S: Store> Ledger<S> {
                 problems.push(Problem {
                     commit: error.commit,
                     kind: problem_kind(&error.problem),
-                    detail: format!("{:?}", error.problem),
+                    detail: error.problem.to_string(),
                 });
                 error.commit.saturating_sub(1)
             }

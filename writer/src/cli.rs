@@ -98,8 +98,18 @@ pub struct KeyArgs {
     #[arg(long, global = true, env = "DLG_KMS_KEY")]
     pub kms_key: Option<String>,
     /// A KMS-compatible endpoint URL (a local test server). Default: AWS KMS in --region.
-    #[arg(long, global = true, env = "DLG_KMS_ENDPOINT")]
+    #[arg(long, global = true, env = "DLG_KMS_ENDPOINT", value_parser = endpoint_url)]
     pub kms_endpoint: Option<String>,
+}
+
+/// An endpoint URL as the AWS SDK takes it: `http://` or `https://` and a host.
+fn endpoint_url(text: &str) -> Result<String, String> {
+    match text.split_once("://") {
+        Some(("http" | "https", host)) if !host.is_empty() => Ok(text.to_owned()),
+        _ => Err(format!(
+            "`{text}` is not an endpoint URL: give the scheme and host, like http://localhost:8000"
+        )),
+    }
 }
 
 impl KeyArgs {
@@ -118,7 +128,7 @@ impl KeyArgs {
 #[derive(Debug, Args)]
 pub struct DynamoArgs {
     /// DynamoDB endpoint URL (DynamoDB Local); default: AWS's regional endpoint.
-    #[arg(long, global = true, env = "DLG_DYNAMODB_ENDPOINT")]
+    #[arg(long, global = true, env = "DLG_DYNAMODB_ENDPOINT", value_parser = endpoint_url)]
     pub endpoint: Option<String>,
     /// AWS region.
     #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
@@ -458,18 +468,20 @@ fn malformed(source: &str, error: &serde_json::Error) -> Failure {
     Failure::rejected(&rejected)
 }
 
-/// Reads a JSON request from a file, or stdin for `-`/none, and parses it as `T`.
+/// Reads a JSON request from a file, or stdin for `-`/none, and parses it as `T`. Bytes that
+/// are not UTF-8 are a malformed request with their position; a leading UTF-8 byte-order mark
+/// (which some editors and shells write) is ignored.
 fn read_request<T: serde::de::DeserializeOwned>(file: Option<&Path>) -> Result<T, Failure> {
-    let (source, text) = match file {
+    let (source, bytes) = match file {
         Some(path) if path != Path::new("-") => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let bytes = std::fs::read(path).map_err(|e| {
                 Failure::new(
                     exit::FAILURE,
                     "io",
                     format!("cannot read request file {}: {e}", path.display()),
                 )
             })?;
-            (path.display().to_string(), text)
+            (path.display().to_string(), bytes)
         }
         _ => {
             if std::io::stdin().is_terminal() {
@@ -479,14 +491,15 @@ fn read_request<T: serde::de::DeserializeOwned>(file: Option<&Path>) -> Result<T
                     "expected a JSON request on stdin (or a file argument); see `dlg help`",
                 ));
             }
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
                 Failure::new(exit::FAILURE, "io", format!("cannot read stdin: {e}"))
             })?;
-            ("stdin".to_owned(), text)
+            ("stdin".to_owned(), bytes)
         }
     };
-    serde_json::from_str(&text).map_err(|e| malformed(&source, &e))
+    let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    serde_json::from_slice(json).map_err(|e| malformed(&source, &e))
 }
 
 fn dialogue_id(text: &str) -> Result<DialogueId, Failure> {

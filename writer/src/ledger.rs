@@ -63,7 +63,7 @@ pub enum LedgerError {
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
     /// The stored chain does not verify; nothing is appended onto it.
-    #[error("dialogue `{dialogue}` fails verification at commit {}: {:?}; run `dlg audit {dialogue}`", error.commit, error.problem)]
+    #[error("dialogue `{dialogue}` fails verification at commit {}: {}; run `dlg audit {dialogue}`", error.commit, error.problem)]
     Tampered { dialogue: String, error: ChainError },
     /// The events table holds a commit the fold cannot apply.
     #[error("the commits of `{dialogue}` cannot be folded: {error}; run `dlg audit {dialogue}`")]

@@ -150,7 +150,7 @@ impl DynamoStore {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
                 StoreError::Unavailable(format!(
                     "cannot reach {place} to {action} ({}); is it running? (set --endpoint or DLG_DYNAMODB_ENDPOINT)",
-                    root_cause(&error)
+                    crate::aws::root_cause(&error)
                 ))
             }
             _ if error.code() == Some("ResourceNotFoundException") => {
@@ -298,15 +298,6 @@ impl DynamoStore {
         }
         Ok(())
     }
-}
-
-/// The innermost cause of an error, which names what actually failed (connection refused, ...).
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 /// The events-table item of a commit: keys, exact bytes, recorded hash, idempotency key.

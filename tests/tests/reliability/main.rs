@@ -16,6 +16,7 @@
     reason = "tests fail loudly on purpose"
 )]
 
+mod bad_input;
 mod cli;
 mod crash;
 mod load;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use dlg_core::ids::DialogueId;
@@ -145,7 +145,7 @@ impl KmsKeys {
     ) -> SealError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         let key = self.describe();
         let detail = match error.message() {
@@ -172,8 +172,8 @@ impl KmsKeys {
                 "{key} refused to {action} for dialogue `{dialogue}` (version {version}): {code}{detail}"
             )),
             None => SealError::Provider(format!(
-                "cannot reach {key} to {action}: {}; check the network, --region, and --kms-endpoint / DLG_KMS_ENDPOINT, then retry",
-                DisplayErrorContext(&error)
+                "cannot reach {key} to {action} ({}); check the network, --region, and --kms-endpoint / DLG_KMS_ENDPOINT, then retry",
+                dlg_projector::aws::root_cause(&error)
             )),
         }
     }
