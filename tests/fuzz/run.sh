@@ -41,7 +41,7 @@ rm -rf "$work/seeds"
 cargo run --quiet -p dlg-writer --example fuzz_seeds -- "$work/seeds" ${archives:+"$archives"}
 
 fuzz() {
-  cargo +nightly fuzz "$1" --fuzz-dir tests/fuzz --target-dir "$work/build" --codegen-units 16 "${@:2}"
+  cargo +nightly fuzz "$1" --fuzz-dir tests/fuzz --target-dir "$work/build" --codegen-units 16 --debug-assertions "${@:2}"
 }
 echo "== build the fuzz targets (nightly, instrumented)"
 mkdir -p "$work"

@@ -195,8 +195,8 @@ impl Target {
 pub enum Ended {
     /// Killed with SIGKILL at the chosen point.
     Killed,
-    /// Exited by itself before that point.
-    Exited,
+    /// Exited by itself before that point, after this long.
+    Exited(Duration),
 }
 
 /// Starts `command` and sends it SIGKILL `after` its start, unless it exits first.
@@ -207,10 +207,11 @@ pub fn kill_after(mut command: Command, after: Duration) -> Ended {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("dlg starts: {e}"));
-    let deadline = Instant::now() + after;
+    let start = Instant::now();
+    let deadline = start + after;
     loop {
         if child.try_wait().unwrap().is_some() {
-            return Ended::Exited;
+            return Ended::Exited(start.elapsed());
         }
         if Instant::now() >= deadline {
             // `Child::kill` is SIGKILL on Unix: no destructor, no flush, no rollback hook runs.

@@ -5,8 +5,9 @@
 //! of an uninterrupted import, that the dialogues read the same as after that import, and that
 //! `audit` finds the chain intact and the stored graph equal to the rebuild.
 //!
-//! Kill points are drawn uniformly over the time an uninterrupted run takes (measured first),
-//! from a fixed seed; the tallies (printed with `--nocapture`) say where the kills landed.
+//! Kill points are drawn uniformly, from a fixed seed, over the time an uninterrupted run takes:
+//! measured first, then following the runs that end before their kill point. The tallies
+//! (printed with `--nocapture`) say where the kills landed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -53,7 +54,7 @@ struct Tally {
 impl Tally {
     fn record(&mut self, ended: Ended, done: usize, total: usize) {
         match ended {
-            Ended::Exited => self.exited += 1,
+            Ended::Exited(_) => self.exited += 1,
             Ended::Killed if done == 0 => self.before += 1,
             Ended::Killed if done < total => self.midway += 1,
             Ended::Killed => self.after += 1,
@@ -63,6 +64,15 @@ impl Tally {
 
 fn random_point(rng: &mut Rng, span: Duration) -> Duration {
     Duration::from_micros(rng.within(0, span.as_micros() as usize) as u64)
+}
+
+/// The span kill points are drawn from follows what runs take on this machine now: a run that
+/// ended by itself says how long a whole run takes (the first measurements are taken on a
+/// colder DynamoDB Local, or on a busier machine).
+fn follow(span: &mut Duration, ended: Ended) {
+    if let Ended::Exited(took) = ended {
+        *span = (*span + took) / 2;
+    }
 }
 
 /// Kills `dlg import` at random points on `backend` (and, on DynamoDB, the stream runner
@@ -84,8 +94,8 @@ fn killed_mid_import(backend: Backend, copies: usize, seed: u64) {
     };
     let (_, _, first_import, first_projection) = uninterrupted();
     let (control, imported, import_time, project_time) = uninterrupted();
-    let import_time = import_time.min(first_import);
-    let project_time = project_time.min(first_projection);
+    let mut import_span = import_time.min(first_import);
+    let mut project_span = project_time.min(first_projection);
     assert_eq!(imported["failures"], serde_json::json!([]), "{imported}");
     let dialogues: Vec<String> = imported["summaries"]
         .as_array()
@@ -104,10 +114,11 @@ fn killed_mid_import(backend: Backend, copies: usize, seed: u64) {
     let mut runner = Tally::default();
     for run in 0..RUNS {
         let target = Target::new(backend, "crash");
-        let point = random_point(&mut rng, import_time);
+        let point = random_point(&mut rng, import_span);
         let mut import = target.dlg();
         import.args(["import", folder]);
         let ended = kill_after(import, point);
+        follow(&mut import_span, ended);
         let landed: usize = dialogues.iter().map(|d| target.keys(d).len()).sum();
         writer.record(ended, landed, total);
         let context = format!(
@@ -136,10 +147,11 @@ fn killed_mid_import(backend: Backend, copies: usize, seed: u64) {
         );
 
         if let Some(graph_total) = graph_total {
-            let point = random_point(&mut rng, project_time);
+            let point = random_point(&mut rng, project_span);
             let mut project = target.dlg();
-            project.args(["project", "--interval-ms", "50"]);
+            project.args(["project", "--once"]);
             let ended = kill_after(project, point);
+            follow(&mut project_span, ended);
             runner.record(ended, target.graph_items(), graph_total);
             target.project();
         }
@@ -151,7 +163,7 @@ fn killed_mid_import(backend: Backend, copies: usize, seed: u64) {
         );
     }
     println!(
-        "crash {backend:?}: {RUNS} writers killed (import of {total} commits in {import_time:?}): {writer:?}"
+        "crash {backend:?}: {RUNS} writers killed (import of {total} commits; an uninterrupted one took {import_time:?}, the last kill span {import_span:?}): {writer:?}"
     );
     assert!(
         writer.midway > 0,
@@ -159,7 +171,7 @@ fn killed_mid_import(backend: Backend, copies: usize, seed: u64) {
     );
     if backend == Backend::Dynamodb {
         println!(
-            "crash {backend:?}: {RUNS} stream runners killed (projection in {project_time:?}): {runner:?}"
+            "crash {backend:?}: {RUNS} stream runners killed (an uninterrupted projection took {project_time:?}, the last kill span {project_span:?}): {runner:?}"
         );
         assert!(
             runner.midway > 0,
