@@ -176,6 +176,19 @@ impl Commit {
         if commit.events.is_empty() {
             return Err(CommitError::Empty);
         }
+        // The header's numbers are whatever the stored bytes say: past u64, they are malformed.
+        if commit
+            .header
+            .first_seq
+            .checked_add(commit.events.len() as u64)
+            .is_none()
+        {
+            return Err(CommitError::Malformed(format!(
+                "first_seq {} leaves no room for its {} events",
+                commit.header.first_seq,
+                commit.events.len()
+            )));
+        }
         for (i, event) in commit.events.iter().enumerate() {
             if event.seq != commit.header.first_seq + i as u64 {
                 return Err(CommitError::Malformed(format!(

@@ -52,8 +52,10 @@ for target in "${targets[@]}"; do
   log="$work/$target.log"
   mkdir -p "$corpus" "$artifacts" "$work/seeds/$target"
   echo "== fuzz $target for ${seconds}s"
+  dict=()
+  [ -f "tests/fuzz/dict/$target.dict" ] && dict=(-dict="tests/fuzz/dict/$target.dict")
   status=0
-  fuzz run "$target" "$corpus" "$work/seeds/$target" -- \
+  fuzz run "$target" "$corpus" "$work/seeds/$target" -- "${dict[@]}" \
     -max_total_time="$seconds" -malloc_limit_mb=512 -rss_limit_mb=2048 \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
   grep -E '^(INFO: seed corpus|#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb)' "$log" || true

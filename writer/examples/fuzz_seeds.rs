@@ -15,7 +15,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use dlg_core::append::{AppendContext, prepare};
 use dlg_core::command::Command;
+use dlg_core::graph::Graph;
+use dlg_core::ids::DialogueId;
+use dlg_core::seal::SecretKey;
+use dlg_core::testing::TestEntropy;
 use dlg_core::testing::random::{Step, dialogue};
 use dlg_projector::store::CommitRow;
 use dlg_projector::stream::record_of;
@@ -44,6 +49,33 @@ fn main() -> Result<()> {
         scripts.1
     );
     Ok(())
+}
+
+/// How many of `commands`, run in order on an empty ledger as the `round_registration` target
+/// runs them, are accepted (a seed that is refused early explores little).
+fn accepted_commands(commands: &[Command]) -> usize {
+    let Ok(dialogue) = DialogueId::parse(FUZZ_DIALOGUE) else {
+        return 0;
+    };
+    let mut graph = Graph::new(dialogue);
+    let mut entropy = TestEntropy::new(1);
+    let key = SecretKey::generate(&mut entropy);
+    let mut accepted = 0;
+    for command in commands {
+        let context = AppendContext {
+            actor: "fuzz",
+            time: "2026-03-12T20:00:00Z",
+            idempotency_key: None,
+            key: &key,
+            key_version: 1,
+        };
+        if let Ok(encoded) = prepare(&graph, command, &context, &mut entropy)
+            && graph.apply(&encoded.bytes).is_ok()
+        {
+            accepted += 1;
+        }
+    }
+    accepted
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
@@ -79,13 +111,15 @@ fn commit_seeds(out: &Path) -> Result<usize> {
 
 /// Command scripts planned from each archive folder, and the archives' markdown files.
 fn archive_seeds(out: &Path, archives: &Path) -> Result<(usize, usize)> {
-    let mut scripts = 0;
+    let (mut scripts, mut accepted, mut total) = (0, 0, 0);
     for folder in import::dialogue_folders(archives) {
         let plan = import::plan(&folder)?;
         let mut commands = vec![Command::CreateDialogue(plan.create)];
         commands.extend(plan.rounds.into_iter().map(Command::RegisterRound));
         commands.extend(plan.final_statuses.map(Command::UpdateStatuses));
         commands.extend(plan.verdict.map(Command::RegisterVerdict));
+        accepted += accepted_commands(&commands);
+        total += commands.len();
         // One script per prefix, so the fuzzer also starts from the state after each round.
         for len in 1..=commands.len() {
             let script = serde_json::to_vec(&commands[..len])?;
@@ -97,6 +131,7 @@ fn archive_seeds(out: &Path, archives: &Path) -> Result<(usize, usize)> {
             scripts += 1;
         }
     }
+    println!("command scripts: {accepted} of {total} commands accepted in order");
     let mut markdown = 0;
     let mut pending = vec![archives.to_owned()];
     while let Some(dir) = pending.pop() {

@@ -182,3 +182,33 @@ fn a_commit_replayed_from_another_dialogue_is_refused() {
     assert_eq!(error.commit, 1);
     assert!(matches!(error.problem, ChainProblem::WrongDialogue { .. }));
 }
+
+/// Regression: the numbers in a commit's header are the attacker's choice; extreme ones are a
+/// malformed commit, never an arithmetic overflow (found by reading the decoder while writing
+/// its fuzz target).
+#[test]
+fn extreme_header_numbers_are_refused_not_overflowed() {
+    let ledger = given_round_zero();
+    let mut graph = dlg_core::graph::Graph::rebuild(
+        ledger.graph.dialogue.clone(),
+        ledger.bytes().into_iter().take(1),
+    )
+    .unwrap();
+    let mut commit = ledger.commits[1].commit.clone();
+    let events = commit.events.len() as u64;
+    for first_seq in [u64::MAX, u64::MAX - events + 1] {
+        commit.header.first_seq = first_seq;
+        for (i, event) in commit.events.iter_mut().enumerate() {
+            event.seq = first_seq.wrapping_add(i as u64);
+        }
+        let bytes = commit.encode();
+        let _ = dlg_core::commit::Commit::decode(&bytes);
+        assert!(
+            graph.apply(&bytes).is_err(),
+            "first_seq {first_seq} is refused"
+        );
+    }
+    commit.header.first_seq = 1;
+    commit.header.commit = u64::MAX;
+    assert!(graph.apply(&commit.encode()).is_err());
+}
