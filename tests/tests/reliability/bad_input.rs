@@ -7,10 +7,12 @@
 //! page differs, and `DLG_UPDATE_DOCS=1` rewrites the page's table from the run.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use dlg_tests::Sandbox;
 use serde_json::{Value, json};
+
+use crate::cli::run_with;
 
 const DIALOGUE: &str = "pm-repo-sync";
 
@@ -485,20 +487,6 @@ fn recorded() -> Sandbox {
                "references": [{"type": "address", "target": "T0001"}]}]}),
     );
     sandbox
-}
-
-fn run_with(mut command: Command, stdin: &[u8]) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    // A refused request may be answered before it is read to its end.
-    let _ = std::io::Write::write_all(&mut input, stdin);
-    drop(input);
-    child.wait_with_output().unwrap()
 }
 
 /// The error kind (or the first validation code) and message of a failed run's JSON body.

@@ -83,18 +83,8 @@ impl Target {
     pub fn json_with(&self, args: &[&str], stdin: Option<&Value>) -> Result<Value, Failed> {
         let mut command = self.dlg();
         command.arg("--json").args(args);
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("dlg starts: {e}"));
-        let mut input = child.stdin.take().unwrap();
-        if let Some(request) = stdin {
-            input.write_all(request.to_string().as_bytes()).unwrap();
-        }
-        drop(input);
-        let output = child.wait_with_output().unwrap();
+        let request = stdin.map(Value::to_string).unwrap_or_default();
+        let output = run_with(command, request.as_bytes());
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         if !output.status.success() {
             let kind = stderr
@@ -188,6 +178,21 @@ impl Target {
             }
         })
     }
+}
+
+/// Runs `command` to its end with `stdin` as its input; its output.
+pub fn run_with(mut command: Command, stdin: &[u8]) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("dlg starts: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    // A refused request may be answered before it is read to its end.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
 }
 
 /// How a killed run ended.
