@@ -1,7 +1,8 @@
 //! dlg-projector: the read side of the dialogue ledger.
 //!
-//! - [`store`]: the storage ports (events, keys, graph tables) and their adapters (SQLite,
-//!   DynamoDB). Only these adapters know SQL or DynamoDB attribute values.
+//! The storage ports and adapters it runs over are `dlg-store`'s; this crate links only its
+//! DynamoDB adapter, so the Lambda carries no SQLite.
+//!
 //! - [`projection`]: the fold runner that keeps a dialogue's graph items equal to the fold of its
 //!   commits, whatever order and how many times commits are delivered. The same code runs
 //!   in-process after an append, in the Lambda, and under the local stream runner.
@@ -14,8 +15,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod aws;
 pub mod projection;
 pub mod runner;
-pub mod store;
 pub mod stream;

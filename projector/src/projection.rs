@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use dlg_core::graph::{ApplyError, ApplyOutcome, Graph, GraphItem};
 use dlg_core::ids::DialogueId;
 
-use crate::store::{CommitRow, EventStore, GraphStore, StoreError};
+use dlg_store::{CommitRow, EventStore, GraphStore, StoreError};
 
 /// How often a projector re-reads and retries after another one moved the checkpoint first.
 pub const MAX_ATTEMPTS: usize = 16;

@@ -15,9 +15,9 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, Strea
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 
-use crate::store::StoreError;
-use crate::store::dynamodb::{DynamoStore, sdk_config};
 use crate::stream::{BatchReport, handle_with_report};
+use dlg_store::StoreError;
+use dlg_store::dynamodb::{DynamoProjection, sdk_config};
 
 /// Records asked for per GetRecords call (the event source mapping's batch size).
 pub const BATCH_SIZE: i32 = 100;
@@ -64,7 +64,7 @@ pub struct PollReport {
 /// The runner over one events table's stream.
 #[derive(Debug)]
 pub struct StreamRunner {
-    store: DynamoStore,
+    store: DynamoProjection,
     streams: aws_sdk_dynamodbstreams::Client,
     stream_arn: String,
     region: String,
@@ -73,7 +73,7 @@ pub struct StreamRunner {
 
 impl StreamRunner {
     /// Finds the events table's stream.
-    pub async fn connect(store: DynamoStore) -> Result<Self, StoreError> {
+    pub async fn connect(store: DynamoProjection) -> Result<Self, StoreError> {
         let config = store.config().clone();
         let table = store
             .client()

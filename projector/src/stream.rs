@@ -15,8 +15,8 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use dlg_core::ids::DialogueId;
 
 use crate::projection::{ProjectError, Projector};
-use crate::store::dynamodb::{Item, commit_attributes, commit_item};
-use crate::store::{CommitRow, EventStore, GraphStore, StoreError};
+use dlg_store::dynamodb::{Item, commit_attributes, commit_item};
+use dlg_store::{CommitRow, EventStore, GraphStore, StoreError};
 
 /// Attempts for a dialogue whose projection failed with a retryable error, within one invocation.
 const ATTEMPTS: u32 = 3;

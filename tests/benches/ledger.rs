@@ -29,14 +29,14 @@ use dlg_core::query::Direction;
 use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_core::testing::MemoryLedger;
 use dlg_core::testing::random::given_panel;
-use dlg_projector::store::CommitRow;
 use dlg_projector::stream;
+use dlg_store::CommitRow;
+use dlg_store::dynamodb::{DynamoStore, sdk_config};
+use dlg_store::sqlite::SqliteStore;
+use dlg_store::{EventStore, KeyStore as _, Store};
 use dlg_tests::RequestLog;
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::{Ledger, Projection, WriteOptions};
-use dlg_writer::store::dynamodb::{DynamoStore, sdk_config};
-use dlg_writer::store::sqlite::SqliteStore;
-use dlg_writer::store::{EventStore, KeyStore as _, Store};
 use serde_json::json;
 
 /// How long to run: `--quick` takes a few samples of each, the full run enough for a p99.
@@ -394,7 +394,8 @@ async fn dynamo_store(test: &str, log: Option<&RequestLog>) -> DynamoStore {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
     let plain = dlg_tests::fresh_tables(&endpoint, test).await;
     let config = plain.config().clone();
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config).await);
+    let mut builder =
+        aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config.projection()).await);
     if let Some(log) = log {
         builder = builder.interceptor(log.clone());
     }
@@ -989,13 +990,19 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 
 async fn import(mode: Mode) -> Section {
     let mut section = Section::new("8. Import: the fixture archive, repeated");
-    let fixtures = dlg_tests::repo_root().join("../shared/fixtures/blue-dialogues");
+    let Some(fixtures) = dlg_tests::fixtures("blue-dialogues", "the import benchmark") else {
+        section.note(format!(
+            "Skipped: {} is not set (the shared fixtures sit beside the repository).",
+            dlg_tests::FIXTURES_VAR
+        ));
+        return section;
+    };
     let Some(folder) = dlg_writer::import::dialogue_folders(&fixtures)
         .into_iter()
         .next()
     else {
         section.note(format!(
-            "Skipped: no dialogue folder under {} (the shared fixtures sit beside the repository).",
+            "Skipped: no dialogue folder under {}.",
             fixtures.display()
         ));
         return section;

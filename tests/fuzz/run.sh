@@ -35,8 +35,15 @@ if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -qx "cargo-fuzz $versi
 fi
 export PATH="$tools/bin:$PATH"
 
-archives="$root/../shared/fixtures/blue-dialogues"
-[ -d "$archives" ] || archives=""
+# The shared archives (DLG_FIXTURES, as the tests find them) seed the parsers when present.
+archives=""
+if [ -n "${DLG_FIXTURES:-}" ]; then
+  case "$DLG_FIXTURES" in /*) archives="$DLG_FIXTURES" ;; *) archives="$root/$DLG_FIXTURES" ;; esac
+  archives="$archives/blue-dialogues"
+  [ -d "$archives" ] || die "DLG_FIXTURES names no folder blue-dialogues: $archives"
+else
+  echo "fuzz: DLG_FIXTURES is not set; seeding without the shared archives" >&2
+fi
 rm -rf "$work/seeds"
 cargo run --quiet -p dlg-writer --example fuzz_seeds -- "$work/seeds" ${archives:+"$archives"}
 

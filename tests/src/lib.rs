@@ -147,6 +147,37 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The environment variable naming the folder of shared dialogue archives (`.ci/run` sets it to
+/// `../shared/fixtures`, the folder that sits beside the repository).
+pub const FIXTURES_VAR: &str = "DLG_FIXTURES";
+
+/// The shared dialogue archives under `DLG_FIXTURES` joined with `sub`, or `None` after telling
+/// stderr, loudly, that `test` is skipped and how to run it. A clone with nothing beside it still
+/// passes `cargo test --workspace`; a variable that names a missing folder is a failure, not a
+/// skip, so CI cannot skip by mistake.
+pub fn fixtures(sub: &str, test: &str) -> Option<PathBuf> {
+    let Some(root) = std::env::var_os(FIXTURES_VAR).filter(|v| !v.is_empty()) else {
+        eprintln!(
+            "SKIPPED {test}: it reads the shared dialogue archives, and {FIXTURES_VAR} is not set \
+             (run with {FIXTURES_VAR}=../shared/fixtures, as .ci/run does)"
+        );
+        return None;
+    };
+    let root = PathBuf::from(root);
+    let root = if root.is_relative() {
+        repo_root().join(root)
+    } else {
+        root
+    };
+    let folder = root.join(sub);
+    assert!(
+        folder.is_dir(),
+        "{FIXTURES_VAR} names {}, which has no folder {sub}",
+        root.display()
+    );
+    Some(folder)
+}
+
 fn dynamodb_script() -> PathBuf {
     repo_root().join("infra/scripts/dynamodb-local.sh")
 }
@@ -344,7 +375,7 @@ pub fn shared_postgres() -> &'static str {
 
 /// A fresh symmetric KMS key at `endpoint`; returns its ARN.
 pub async fn create_kms_key(endpoint: &str) -> String {
-    let sdk = dlg_projector::aws::sdk_config("us-east-1", Some(endpoint)).await;
+    let sdk = dlg_store::aws::sdk_config("us-east-1", Some(endpoint)).await;
     let answer = aws_sdk_kms::Client::new(&sdk)
         .create_key()
         .description("dlg test master key")
@@ -374,12 +405,12 @@ pub fn shared_dynamodb() -> &'static str {
 }
 
 /// A DynamoDB store on fresh tables (created from the template) at `endpoint`.
-pub async fn fresh_tables(endpoint: &str, test: &str) -> dlg_writer::store::dynamodb::DynamoStore {
-    use dlg_writer::store::dynamodb::{DynamoConfig, DynamoStore};
+pub async fn fresh_tables(endpoint: &str, test: &str) -> dlg_store::dynamodb::DynamoStore {
+    use dlg_store::dynamodb::{DynamoConfig, DynamoStore};
     let config =
         DynamoConfig::with_prefix(Some(endpoint.to_owned()), "us-east-1", &unique_prefix(test));
     let store = DynamoStore::connect(config).await;
-    let created = dlg_writer::store::tables::create_tables(&store)
+    let created = dlg_store::dynamodb::tables::create_tables(&store)
         .await
         .unwrap_or_else(|e| panic!("tables are created at {endpoint}: {e}"));
     assert_eq!(created.len(), 3, "three tables are created");
@@ -508,7 +539,7 @@ pub fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> us
 /// Every item of a dialogue's graph partition, read with a paged Query (size them with
 /// [`item_size`] to measure the partition as DynamoDB counts it).
 pub async fn graph_partition(
-    store: &dlg_writer::store::dynamodb::DynamoStore,
+    store: &dlg_store::dynamodb::DynamoStore,
     dialogue: &str,
 ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
     store

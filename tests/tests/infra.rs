@@ -830,7 +830,7 @@ fn the_alarms_watch_iterator_age_errors_and_the_failure_queue() {
 
 #[test]
 fn dlg_still_reads_the_three_tables_from_the_template() {
-    use dlg_projector::store::tables::{self, TableRole};
+    use dlg_store::dynamodb::tables::{self, TableRole};
     assert_eq!(
         tables::TEMPLATE,
         TEMPLATE,

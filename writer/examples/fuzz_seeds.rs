@@ -22,8 +22,8 @@ use dlg_core::ids::DialogueId;
 use dlg_core::seal::SecretKey;
 use dlg_core::testing::TestEntropy;
 use dlg_core::testing::random::{Step, dialogue};
-use dlg_projector::store::CommitRow;
 use dlg_projector::stream::record_of;
+use dlg_store::CommitRow;
 use dlg_writer::import;
 
 /// The dialogue id every generated commit belongs to; the `commit` target's base graph is

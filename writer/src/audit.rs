@@ -10,7 +10,7 @@ use dlg_core::graph::{Drift, Graph, diff_items};
 use dlg_core::ids::DialogueId;
 
 use crate::ledger::{Ledger, LedgerError};
-use crate::store::{CommitRow, Store};
+use dlg_store::{CommitRow, Store};
 
 /// One problem found, with the commit it is at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

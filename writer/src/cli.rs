@@ -24,7 +24,7 @@ use dlg_core::query::{ADDRESSING, AsOf, Direction, addressed_by, graph_as_of};
 use crate::keys::KeyRing;
 use crate::ledger::{Ledger, LedgerError, WriteOptions};
 use crate::render;
-use crate::store::Store;
+use dlg_store::Store;
 
 /// Exit codes: what a script can branch on.
 pub mod exit {
@@ -176,8 +176,8 @@ impl From<ProjectorArg> for crate::ledger::Projection {
 
 impl DynamoArgs {
     /// The store configuration these arguments describe.
-    pub fn config(&self) -> crate::store::dynamodb::DynamoConfig {
-        let mut config = crate::store::dynamodb::DynamoConfig::with_prefix(
+    pub fn config(&self) -> dlg_store::dynamodb::DynamoConfig {
+        let mut config = dlg_store::dynamodb::DynamoConfig::with_prefix(
             self.endpoint.clone(),
             &self.region,
             &self.table_prefix,
@@ -402,8 +402,8 @@ impl Failure {
     }
 }
 
-impl From<crate::store::StoreError> for Failure {
-    fn from(error: crate::store::StoreError) -> Self {
+impl From<dlg_store::StoreError> for Failure {
+    fn from(error: dlg_store::StoreError) -> Self {
         Failure::from(LedgerError::from(error))
     }
 }
@@ -428,7 +428,7 @@ impl From<LedgerError> for Failure {
                 Failure::new(exit::FAILURE, "projection", message)
             }
             LedgerError::NotProjected(_) => Failure::new(exit::FAILURE, "not_projected", message),
-            LedgerError::Store(crate::store::StoreError::TooLarge { .. }) => {
+            LedgerError::Store(dlg_store::StoreError::TooLarge { .. }) => {
                 Failure::new(exit::REJECTED, "too_large", message)
             }
             LedgerError::Store(_) => Failure::new(exit::FAILURE, "store", message),

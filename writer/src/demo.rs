@@ -11,7 +11,7 @@ use dlg_core::ids::DialogueId;
 
 use crate::cli::{self, DirectionArg, Failure, GraphFormat, Output};
 use crate::ledger::{Ledger, WriteOptions};
-use crate::store::Store;
+use dlg_store::Store;
 
 /// The sample dialogue, as agent tooling would send it.
 const SAMPLE: &str = include_str!("demo/dialogue.json");

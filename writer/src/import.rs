@@ -15,7 +15,7 @@ use dlg_core::ids::{DialogueId, EntityKind, MAX_SEQ, slugify};
 use dlg_core::model::{RefType, tension_is_open};
 
 use crate::ledger::{Ledger, LedgerError, WriteOptions};
-use crate::store::Store;
+use dlg_store::Store;
 
 /// Role recorded for experts whose role the archive does not state.
 pub const UNKNOWN_ROLE: &str = "Panel member (role not recorded in the archive)";

@@ -16,8 +16,8 @@ use dlg_core::query::{Direction, Neighbour, edge_key_prefix, neighbours_from_ite
 use dlg_core::seal::{KeyProvider, SealError};
 
 use crate::keys::{KeyFileError, KeyRing, OsEntropy};
-use crate::store::{CommitRow, Store, StoreError};
 use dlg_projector::projection::{ProjectError, Projector};
+use dlg_store::{CommitRow, Store, StoreError};
 
 /// How many times an append re-reads, re-validates and retries after losing a race.
 pub const MAX_APPEND_ATTEMPTS: usize = 64;
@@ -356,7 +356,7 @@ impl<S: Store> Ledger<S> {
                 let rows = self.store.commits(dialogue, 1).await?;
                 if !rows.is_empty() {
                     return Err(StoreError::Conflict {
-                        dialogue: dialogue.to_string(),
+                        dialogue: dialogue.clone(),
                         expected: 1,
                         actual: rows.len() as u64,
                     }
@@ -422,7 +422,7 @@ impl<S: Store> Ledger<S> {
                 }
                 Err(StoreError::Conflict { .. }) if creating => {
                     return Err(StoreError::Conflict {
-                        dialogue: dialogue.to_string(),
+                        dialogue: dialogue.clone(),
                         expected: 1,
                         actual: 1,
                     }

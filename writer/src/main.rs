@@ -8,13 +8,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use dlg_core::seal::KeyProvider;
 use dlg_projector::runner::{PollReport, StreamRunner};
+use dlg_store::Store;
+use dlg_store::dynamodb::tables;
+use dlg_store::dynamodb::{DynamoProjection, DynamoStore};
+use dlg_store::sqlite::SqliteStore;
 use dlg_writer::cli::{self, Cli, Cmd, Failure, Global, StoreKind, exit};
 use dlg_writer::keys::MasterKeyFile;
 use dlg_writer::keys::kms::KmsKeys;
 use dlg_writer::ledger::{Ledger, LedgerError};
-use dlg_writer::store::dynamodb::DynamoStore;
-use dlg_writer::store::sqlite::SqliteStore;
-use dlg_writer::store::{Store, tables};
 
 fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
     let dir = home
@@ -89,7 +90,7 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
                 ));
             }
             if let Cmd::Project { once, interval_ms } = cli.command {
-                return project(store, once, interval_ms).await;
+                return project(store.projection().clone(), once, interval_ms).await;
             }
             let (master, source) = master_key(&cli.global, &store).await?;
             let projection = cli.global.dynamodb.projector.into();
@@ -100,7 +101,11 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
 }
 
 /// `dlg --store dynamodb project`: the local stream runner. It holds no key.
-async fn project(store: DynamoStore, once: bool, interval_ms: u64) -> Result<cli::Output, Failure> {
+async fn project(
+    store: DynamoProjection,
+    once: bool,
+    interval_ms: u64,
+) -> Result<cli::Output, Failure> {
     let description = store.describe();
     let mut runner = StreamRunner::connect(store)
         .await

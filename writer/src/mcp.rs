@@ -23,7 +23,7 @@ use crate::cli::Failure;
 use crate::keys::KeyRing;
 use crate::ledger::{Ledger, LedgerError, WriteOptions};
 use crate::render;
-use crate::store::Store;
+use dlg_store::Store;
 
 /// `create_dialogue` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]

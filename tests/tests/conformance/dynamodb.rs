@@ -10,11 +10,12 @@ use dlg_core::commit::Commit;
 use dlg_core::graph::{ApplyOutcome, Graph};
 use dlg_core::ids::DialogueId;
 use dlg_core::seal::{MasterKey, SecretKey};
+use dlg_store::dynamodb::DynamoStore;
+use dlg_store::dynamodb::tables;
+use dlg_store::{CommitRow, EventStore, StoreError};
 use dlg_tests::DynamoLocal;
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::{Ledger, LedgerError, WriteOptions};
-use dlg_writer::store::dynamodb::DynamoStore;
-use dlg_writer::store::{CommitRow, EventStore, StoreError, tables};
 
 use crate::suite::{add_expert, create};
 
@@ -262,7 +263,7 @@ async fn live_tables_match_the_template() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_table_and_a_dead_endpoint_say_how_to_fix_them() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let config = dlg_writer::store::dynamodb::DynamoConfig::with_prefix(
+    let config = dlg_store::dynamodb::DynamoConfig::with_prefix(
         Some(endpoint),
         "us-east-1",
         "never-created",
@@ -274,7 +275,7 @@ async fn a_missing_table_and_a_dead_endpoint_say_how_to_fix_them() {
         "{error}"
     );
 
-    let dead = dlg_writer::store::dynamodb::DynamoConfig::with_prefix(
+    let dead = dlg_store::dynamodb::DynamoConfig::with_prefix(
         Some("http://127.0.0.1:9".to_owned()),
         "us-east-1",
         "dlg",
@@ -293,7 +294,7 @@ async fn a_missing_table_and_a_dead_endpoint_say_how_to_fix_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_request_is_refused_not_retried() {
     use dlg_projector::projection::ProjectError;
-    use dlg_writer::store::GraphStore;
+    use dlg_store::GraphStore;
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
     let store = dlg_tests::fresh_tables(&endpoint, "refused").await;
     let dialogue = DialogueId::parse("refused").unwrap();
@@ -304,7 +305,7 @@ async fn a_rejected_request_is_refused_not_retried() {
     assert!(!error.retryable());
     assert_eq!(error.kind(), "refused");
 
-    let dead = DynamoStore::connect(dlg_writer::store::dynamodb::DynamoConfig::with_prefix(
+    let dead = DynamoStore::connect(dlg_store::dynamodb::DynamoConfig::with_prefix(
         Some(format!("http://127.0.0.1:{}", dlg_tests::free_port())),
         "us-east-1",
         "dead",

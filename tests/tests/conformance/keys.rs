@@ -6,11 +6,11 @@
 
 use dlg_core::ids::DialogueId;
 use dlg_core::seal::{KeyProvider, MasterKey, SealError, SecretKey, WrappedKey};
+use dlg_store::KeyStore;
+use dlg_store::sqlite::SqliteStore;
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::keys::kms::{KmsConfig, KmsKeys};
 use dlg_writer::ledger::{Ledger, LedgerError};
-use dlg_writer::store::KeyStore;
-use dlg_writer::store::sqlite::SqliteStore;
 
 use crate::suite::{add_expert, create, options, round_zero};
 

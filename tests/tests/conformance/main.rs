@@ -21,11 +21,11 @@ mod suite;
 use std::any::Any;
 
 use dlg_core::seal::{MasterKey, SecretKey};
+use dlg_store::Store;
+use dlg_store::dynamodb::DynamoStore;
+use dlg_store::sqlite::SqliteStore;
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::Ledger;
-use dlg_writer::store::Store;
-use dlg_writer::store::dynamodb::DynamoStore;
-use dlg_writer::store::sqlite::SqliteStore;
 
 /// A ledger over one backend, with whatever must live as long as it (a temp dir).
 #[allow(

@@ -7,9 +7,9 @@ use dlg_core::commit::MAX_COMMIT_BYTES;
 use dlg_core::graph::Graph;
 use dlg_core::ids::DialogueId;
 use dlg_core::seal::{MasterKey, SecretKey, WrappedKey};
+use dlg_store::{CommitRow, Store, StoreError};
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::{LedgerError, WriteOptions};
-use dlg_writer::store::{CommitRow, Store, StoreError};
 use serde_json::json;
 
 use crate::{Harness, describe};

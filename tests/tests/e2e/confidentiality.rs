@@ -217,12 +217,12 @@ fn content_never_reaches_dynamodb_the_stream_or_the_logs() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let config = dlg_writer::store::dynamodb::DynamoConfig::with_prefix(
+        let config = dlg_store::dynamodb::DynamoConfig::with_prefix(
             Some(endpoint.clone()),
             "us-east-1",
             &prefix,
         );
-        let store = dlg_writer::store::dynamodb::DynamoStore::connect(config.clone()).await;
+        let store = dlg_store::dynamodb::DynamoStore::connect(config.clone()).await;
         let mut items = 0;
         for table in [
             &config.events_table,
@@ -254,7 +254,7 @@ fn content_never_reaches_dynamodb_the_stream_or_the_logs() {
         }
         assert!(items > 20, "the scans saw the ledger ({items} items)");
 
-        let mut runner = dlg_projector::runner::StreamRunner::connect(store)
+        let mut runner = dlg_projector::runner::StreamRunner::connect(store.projection().clone())
             .await
             .unwrap();
         let mut records = 0;

@@ -16,10 +16,10 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use dlg_core::graph::{ContributionItem, Graph, GraphItem, NodeItem};
 use dlg_core::ids::{DialogueId, ExpertSlug};
 use dlg_core::testing::random::{self, Step};
-use dlg_projector::store::{CommitRow, EventStore, GraphStore, StoreError, StoreResult};
 use dlg_projector::stream::{handle_with_report, record_of};
-use dlg_writer::store::dynamodb::DynamoStore;
-use dlg_writer::store::sqlite::SqliteStore;
+use dlg_store::dynamodb::DynamoStore;
+use dlg_store::sqlite::SqliteStore;
+use dlg_store::{CommitRow, EventStore, GraphStore, StoreError, StoreResult};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

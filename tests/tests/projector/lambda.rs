@@ -12,8 +12,8 @@ use dlg_core::graph::Graph;
 use dlg_core::testing::MemoryLedger;
 use dlg_core::testing::random::{self, Step};
 use dlg_projector::runner::StreamRunner;
-use dlg_projector::store::{CommitRow, EventStore, GraphStore};
-use dlg_writer::store::dynamodb::DynamoStore;
+use dlg_store::dynamodb::DynamoStore;
+use dlg_store::{CommitRow, EventStore, GraphStore};
 use serde_json::Value;
 
 /// `cargo lambda watch` serving `bootstrap`, stopped when dropped.
@@ -171,7 +171,9 @@ async fn bootstrap_under_cargo_lambda_projects_real_stream_records() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("function.log");
     let watch = watch(&store, &logs);
-    let mut runner = StreamRunner::connect(store.clone()).await.unwrap();
+    let mut runner = StreamRunner::connect(store.projection().clone())
+        .await
+        .unwrap();
 
     // Given: two dialogues appended to the events table.
     let steps = |picks: &[u64]| {
@@ -245,7 +247,9 @@ async fn bootstrap_under_cargo_lambda_projects_real_stream_records() {
     );
 
     // When: the service delivers again from the failed record, unaltered (from the stream).
-    let mut runner = StreamRunner::connect(store.clone()).await.unwrap();
+    let mut runner = StreamRunner::connect(store.projection().clone())
+        .await
+        .unwrap();
     let (event, _) = next_event(&mut runner).await;
     let answer = invoke(&watch, &event, dir.path(), &logs);
     assert_eq!(

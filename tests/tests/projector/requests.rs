@@ -8,11 +8,11 @@ use dlg_core::query::Direction;
 use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_core::testing::random::given_panel;
 use dlg_projector::projection::Projector;
-use dlg_projector::store::{CommitRow, EventStore, GraphStore};
+use dlg_store::dynamodb::{DynamoStore, sdk_config};
+use dlg_store::{CommitRow, EventStore, GraphStore};
 use dlg_tests::{RequestLog, graph_partition, item_size};
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::{Ledger, Projection};
-use dlg_writer::store::dynamodb::{DynamoStore, sdk_config};
 use serde_json::json;
 
 /// A dialogue with 1,000 entities: twenty rounds of 50 perspectives (ids allow 99 of a kind
@@ -53,7 +53,7 @@ async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
     let plain = dlg_tests::fresh_tables(&endpoint, "requests").await;
     let log = RequestLog::default();
     let config = plain.config().clone();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config).await)
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config.projection()).await)
         .interceptor(log.clone())
         .build();
     let store = DynamoStore::with_client(aws_sdk_dynamodb::Client::from_conf(conf), config);

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dlg_store::dynamodb::{DynamoConfig, DynamoStore};
 use dlg_tests::Sandbox;
-use dlg_writer::store::dynamodb::{DynamoConfig, DynamoStore};
 use serde_json::Value;
 
 /// The backend a scenario runs on.
@@ -228,9 +228,10 @@ pub fn kill_after(mut command: Command, after: Duration) -> Ended {
     }
 }
 
-/// A folder holding `copies` copies of the sample archive's dialogue folder (`crash-0`, ...).
-pub fn archive(copies: usize) -> tempfile::TempDir {
-    let fixtures = dlg_tests::repo_root().join("../shared/fixtures/blue-dialogues");
+/// A folder holding `copies` copies of the sample archive's dialogue folder (`crash-0`, ...), or
+/// `None` when `DLG_FIXTURES` is unset and `test` is skipped.
+pub fn archive(copies: usize, test: &str) -> Option<tempfile::TempDir> {
+    let fixtures = dlg_tests::fixtures("blue-dialogues", test)?;
     let sample = std::fs::read_dir(&fixtures)
         .unwrap_or_else(|e| panic!("the sample archive is at {}: {e}", fixtures.display()))
         .flatten()
@@ -241,7 +242,7 @@ pub fn archive(copies: usize) -> tempfile::TempDir {
     for copy in 0..copies {
         copy_dir(&sample, &dir.path().join(format!("crash-{copy}")));
     }
-    dir
+    Some(dir)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

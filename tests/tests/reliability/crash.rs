@@ -78,7 +78,9 @@ fn follow(span: &mut Duration, ended: Ended) {
 /// Kills `dlg import` at random points on `backend` (and, on DynamoDB, the stream runner
 /// after it), `RUNS` times.
 fn killed_mid_import(backend: Backend, copies: usize, seed: u64) {
-    let archive = archive(copies);
+    let Some(archive) = archive(copies, &format!("killed_mid_import ({backend:?})")) else {
+        return;
+    };
     let folder = archive.path().to_str().unwrap();
 
     // The reference: an uninterrupted import, and how long it and the projection take (the

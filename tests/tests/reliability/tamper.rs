@@ -16,11 +16,11 @@ use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_core::testing::MemoryLedger;
 use dlg_core::testing::random::{Step, dialogue};
 use dlg_projector::projection::Projector;
+use dlg_store::dynamodb::{DynamoStore, commit_attributes};
+use dlg_store::sqlite::SqliteStore;
+use dlg_store::{CommitRow, Store};
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::Ledger;
-use dlg_writer::store::dynamodb::{DynamoStore, commit_attributes};
-use dlg_writer::store::sqlite::SqliteStore;
-use dlg_writer::store::{CommitRow, Store};
 
 use crate::Rng;
 

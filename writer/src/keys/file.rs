@@ -5,7 +5,8 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use dlg_core::seal::{KEY_LEN, MasterKey, SecretKey};
+use dlg_core::seal::{Entropy as _, KEY_LEN, MasterKey, SecretKey};
+use zeroize::Zeroizing;
 
 use super::OsEntropy;
 
@@ -78,7 +79,8 @@ impl MasterKeyFile {
                 mode,
             });
         }
-        let mut bytes = Vec::with_capacity(KEY_LEN);
+        // Zeroed when dropped, on every path out of here.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(KEY_LEN));
         Read::by_ref(&mut file)
             .take(KEY_LEN as u64 + 1)
             .read_to_end(&mut bytes)
@@ -86,9 +88,8 @@ impl MasterKeyFile {
         let key = SecretKey::from_slice(&bytes).map_err(|_| KeyFileError::Malformed {
             path: self.path.clone(),
             length: bytes.len(),
-        });
-        bytes.fill(0);
-        Ok(MasterKey::new(key?))
+        })?;
+        Ok(MasterKey::new(key))
     }
 
     fn create(&self) -> Result<MasterKey, KeyFileError> {
@@ -97,23 +98,45 @@ impl MasterKeyFile {
             reason: e.to_string(),
         };
         let key = SecretKey::generate(&mut OsEntropy);
-        // create_new: two processes starting at once cannot both write a key; the loser reads
-        // the winner's.
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&self.path)
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                return self.load(false);
+        // The key is written whole and synced under a temporary name, then linked into place.
+        // A hard link never replaces an existing file, so of two processes starting at once
+        // exactly one key wins, and a reader can never see a half-written `master.key`: the
+        // loser drops its own key and reads the winner's, complete.
+        let directory = self.path.parent().unwrap_or(Path::new("."));
+        let mut suffix = [0u8; 8];
+        OsEntropy.fill(&mut suffix);
+        let temporary = directory.join(format!(
+            ".master.key.{}.tmp",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temporary)?;
+            file.write_all(key.expose())?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(io(e));
+        }
+        let linked = std::fs::hard_link(&temporary, &self.path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => {
+                // The new name is durable once the directory is.
+                if let Ok(dir) = File::open(directory) {
+                    let _ = dir.sync_all();
+                }
+                Ok(MasterKey::new(key))
             }
-            Err(e) => return Err(io(e)),
-        };
-        file.write_all(key.expose()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        Ok(MasterKey::new(key))
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => self.load(false),
+            Err(e) => Err(io(e)),
+        }
     }
 }

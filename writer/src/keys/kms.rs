@@ -45,7 +45,7 @@ impl KmsKeys {
     /// Builds the client (credentials from the default chain; static local ones against an
     /// endpoint URL when none are set).
     pub async fn connect(config: KmsConfig) -> Self {
-        let sdk = dlg_projector::aws::sdk_config(&config.region, config.endpoint.as_deref()).await;
+        let sdk = dlg_store::aws::sdk_config(&config.region, config.endpoint.as_deref()).await;
         Self {
             client: Client::new(&sdk),
             config,
@@ -173,7 +173,7 @@ impl KmsKeys {
             )),
             None => SealError::Provider(format!(
                 "cannot reach {key} to {action} ({}); check the network, --region, and --kms-endpoint / DLG_KMS_ENDPOINT, then retry",
-                dlg_projector::aws::root_cause(&error)
+                dlg_store::aws::root_cause(&error)
             )),
         }
     }

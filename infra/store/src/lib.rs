@@ -1,9 +1,24 @@
-//! The storage ports: the events, keys and graph tables of DESIGN.md, as traits every backend
-//! implements with the same semantics. Only adapters know SQL or DynamoDB attribute values.
+//! dlg-store: the storage ports of the dialogue ledger — the events, keys and graph tables of
+//! `infra/template.yaml`, as traits every backend implements with the same semantics — their row
+//! and error types, and the adapters, each behind a cargo feature so that a binary links only the
+//! backends it uses (ADR 0016):
+//!
+//! - [`sqlite`] (feature `sqlite`): the embedded backend, one SQLite file;
+//! - [`dynamodb`] (feature `dynamodb`): the DynamoDB backend and the tables read from the
+//!   template; [`dynamodb::DynamoProjection`] is the handle of a projector, which reaches the
+//!   events and graph tables and, by type, never the keys table;
+//! - [`aws`] (feature `aws`): the SDK configuration every AWS client shares.
+//!
+//! **Architecture Invariant:** only the adapters know SQL or DynamoDB attribute values.
 
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
-pub mod tables;
 
 use std::future::Future;
 
@@ -117,7 +132,7 @@ pub enum StoreError {
         "another writer appended commit {expected} of {dialogue} first (the head is now {actual})"
     )]
     Conflict {
-        dialogue: String,
+        dialogue: DialogueId,
         expected: u64,
         actual: u64,
     },
@@ -128,7 +143,7 @@ pub enum StoreError {
     TooLarge { size: usize, limit: usize },
     /// A wrapped key for this dialogue and version already exists.
     #[error("a data key for {dialogue} version {version} already exists")]
-    KeyExists { dialogue: String, version: u32 },
+    KeyExists { dialogue: DialogueId, version: u32 },
     /// The store cannot be opened or read (missing file, permissions, dead endpoint, missing table).
     #[error("{0}")]
     Unavailable(String),

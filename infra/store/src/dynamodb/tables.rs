@@ -10,11 +10,11 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_yaml_ng::Value;
 
-use super::StoreError;
-use super::dynamodb::DynamoStore;
+use super::DynamoStore;
+use crate::StoreError;
 
 /// The template, compiled into the binary so `dlg` needs no checkout to create tables.
-pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+pub const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 /// The shape of one table: what must match between the template and a live table.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -11,7 +11,7 @@ use dlg_core::model::tension_is_open;
 use dlg_core::seal::WrappedKey;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{
+use crate::{
     CommitRow, EventStore, GraphStore, KeyStore, Store, StoreError, StoreResult, commit_key,
     key_version_key, parse_partition_key, partition_key,
 };
@@ -146,7 +146,7 @@ impl SqliteStore {
             )
             .optional()?;
         Ok(sk
-            .and_then(|sk| super::parse_commit_key(&sk).ok())
+            .and_then(|sk| crate::parse_commit_key(&sk).ok())
             .unwrap_or(0))
     }
 }
@@ -181,7 +181,7 @@ impl EventStore for SqliteStore {
         })?;
         rows.into_iter()
             .map(|(sk, bytes, hash)| {
-                CommitRow::from_parts(dialogue, super::parse_commit_key(&sk)?, bytes, hash)
+                CommitRow::from_parts(dialogue, crate::parse_commit_key(&sk)?, bytes, hash)
             })
             .collect()
     }
@@ -192,7 +192,7 @@ impl EventStore for SqliteStore {
         row: &CommitRow,
         idempotency_key: Option<&str>,
     ) -> StoreResult<()> {
-        super::check_size(row)?;
+        crate::check_size(row)?;
         let pk = partition_key(dialogue);
         let connection = self.connection.lock().map_err(|_| {
             StoreError::Unavailable("the SQLite connection was poisoned by a panic".to_owned())
@@ -214,7 +214,7 @@ impl EventStore for SqliteStore {
             {
                 let actual = self.head(&connection, &pk).map_err(|e| self.error(e))?;
                 Err(StoreError::Conflict {
-                    dialogue: dialogue.to_string(),
+                    dialogue: dialogue.clone(),
                     expected: row.number,
                     actual,
                 })
@@ -234,7 +234,7 @@ impl KeyStore for SqliteStore {
             rows.collect()
         })?;
         rows.into_iter()
-            .map(|(sk, json)| super::parse_wrapped_key(dialogue, &sk, &json))
+            .map(|(sk, json)| crate::parse_wrapped_key(dialogue, &sk, &json))
             .collect()
     }
 
@@ -254,7 +254,7 @@ impl KeyStore for SqliteStore {
         })?;
         if inserted == 0 {
             return Err(StoreError::KeyExists {
-                dialogue: dialogue.to_string(),
+                dialogue: dialogue.clone(),
                 version,
             });
         }
@@ -368,7 +368,7 @@ impl GraphStore for SqliteStore {
         match stored_checkpoint {
             None => Ok(()),
             Some(actual) => Err(StoreError::Conflict {
-                dialogue: dialogue.to_string(),
+                dialogue: dialogue.clone(),
                 expected: expected_checkpoint,
                 actual,
             }),
