@@ -23,4 +23,7 @@ pub mod ids;
 pub mod model;
 pub mod query;
 pub mod seal;
+// Test helpers (seeded entropy, an in-memory ledger, random dialogues), behind the `testing`
+// feature so they are never part of a release build.
+#[cfg(feature = "testing")]
 pub mod testing;
