@@ -29,7 +29,7 @@ pub enum ProjectError {
     /// The commit cannot be decoded or contradicts the state before it.
     #[error("cannot project commit {commit} of {dialogue}: {error}; run `dlg audit {dialogue}`")]
     Apply {
-        dialogue: String,
+        dialogue: DialogueId,
         commit: u64,
         #[source]
         error: ApplyError,
@@ -38,17 +38,20 @@ pub enum ProjectError {
     #[error(
         "commit {commit} of {dialogue} is missing from the events table, so nothing after it can be projected; run `dlg audit {dialogue}`"
     )]
-    Missing { dialogue: String, commit: u64 },
+    Missing { dialogue: DialogueId, commit: u64 },
     /// The hash recorded beside a commit is not the hash of its bytes on the chain.
     #[error(
         "commit {commit} of {dialogue} does not chain: its recorded hash is not the hash of its bytes after the commit before it; run `dlg audit {dialogue}`"
     )]
-    BrokenChain { dialogue: String, commit: u64 },
+    BrokenChain { dialogue: DialogueId, commit: u64 },
     /// Other projectors kept moving the checkpoint.
     #[error(
         "the graph of {dialogue} kept moving under this projector ({attempts} attempts); deliver again"
     )]
-    Contention { dialogue: String, attempts: usize },
+    Contention {
+        dialogue: DialogueId,
+        attempts: usize,
+    },
 }
 
 impl ProjectError {
@@ -222,7 +225,7 @@ impl<'s, S: EventStore + GraphStore + Sync> Projector<'s, S> {
             }
         }
         Err(ProjectError::Contention {
-            dialogue: dialogue.to_string(),
+            dialogue: dialogue.clone(),
             attempts: MAX_ATTEMPTS,
         })
     }
@@ -260,7 +263,7 @@ impl<'s, S: EventStore + GraphStore + Sync> Projector<'s, S> {
         match failure {
             Some(error) => Err(error),
             None if graph.checkpoint.commit < checkpoint => Err(ProjectError::Missing {
-                dialogue: dialogue.to_string(),
+                dialogue: dialogue.clone(),
                 commit: graph.checkpoint.commit + 1,
             }),
             None => Ok((graph, leftover)),
@@ -310,12 +313,12 @@ fn apply_row(
 ) -> Result<Vec<GraphItem>, ProjectError> {
     if row.number != expected {
         return Err(ProjectError::Missing {
-            dialogue: dialogue.to_string(),
+            dialogue: dialogue.clone(),
             commit: expected,
         });
     }
     let unusable = |error| ProjectError::Apply {
-        dialogue: dialogue.to_string(),
+        dialogue: dialogue.clone(),
         commit: row.number,
         error,
     };
@@ -335,7 +338,7 @@ fn apply_row(
     };
     if graph.head_hash() != row.hash {
         return Err(ProjectError::BrokenChain {
-            dialogue: dialogue.to_string(),
+            dialogue: dialogue.clone(),
             commit: row.number,
         });
     }

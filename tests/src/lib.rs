@@ -20,31 +20,43 @@ pub fn dlg_bin() -> &'static Path {
         if let Some(path) = std::env::var_os("DLG_BIN") {
             return PathBuf::from(path);
         }
-        let mut command = cargo();
-        command.args([
+        build_binary("dlg")
+    })
+}
+
+/// Builds a binary of the workspace (`dlg`, `bootstrap`) in debug and returns its path. It is
+/// built with the feature set of the workspace's test build (`--workspace --tests`), which
+/// `cargo test --workspace` has just compiled, so only the binary itself is linked: building it
+/// alone (`-p dlg-writer`) would resolve features differently and compile every dependency a
+/// second time.
+pub fn build_binary(name: &str) -> PathBuf {
+    let output = cargo()
+        .args([
             "build",
             "--quiet",
-            "-p",
-            "dlg-writer",
+            "--workspace",
+            "--tests",
             "--bin",
-            "dlg",
+            name,
             "--message-format=json",
-        ]);
-        let output = command
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cargo to build dlg: {e}"));
-        assert!(
-            output.status.success(),
-            "building dlg failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "dlg")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .unwrap_or_else(|| panic!("cargo did not report the dlg executable"))
-    })
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
+    assert!(
+        output.status.success(),
+        "building {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| {
+            message["target"]["name"] == name
+                && message["target"]["kind"][0] == "bin"
+                && message["profile"]["test"] == false
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo did not report the {name} executable"))
 }
 
 /// The workspace's cargo, run at the repository root without the variables cargo gives test

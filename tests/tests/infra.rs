@@ -829,21 +829,57 @@ fn the_alarms_watch_iterator_age_errors_and_the_failure_queue() {
 }
 
 #[test]
-fn dlg_still_reads_the_three_tables_from_the_template() {
+fn dlg_reads_from_the_template_the_tables_its_adapter_expects() {
+    // What the DynamoDB adapter's requests assume of the tables (key names and types, index
+    // names and keys, the stream), written out here independently of the template: if either
+    // the template or the adapter's reading of it changes, this fails.
     use dlg_store::dynamodb::tables::{self, TableRole};
-    assert_eq!(
-        tables::TEMPLATE,
-        TEMPLATE,
-        "dlg compiles in the same template"
-    );
-    let shapes = tables::template_shapes(TEMPLATE).unwrap();
+    let shapes = tables::template_shapes(tables::TEMPLATE).unwrap();
     assert_eq!(
         shapes.keys().copied().collect::<Vec<_>>(),
         TableRole::ALL.to_vec()
     );
+    let key = vec![
+        ("pk".to_owned(), "HASH".to_owned()),
+        ("sk".to_owned(), "RANGE".to_owned()),
+    ];
+    for role in TableRole::ALL {
+        let shape = &shapes[&role];
+        assert_eq!(shape.key_schema, key, "{role:?}");
+        assert_eq!(
+            shape.attributes.get("pk").map(String::as_str),
+            Some("S"),
+            "{role:?}"
+        );
+        assert_eq!(
+            shape.attributes.get("sk").map(String::as_str),
+            Some("S"),
+            "{role:?}"
+        );
+    }
     assert_eq!(
         shapes[&TableRole::Events].stream.as_deref(),
         Some("NEW_IMAGE")
+    );
+    assert_eq!(shapes[&TableRole::Keys].stream, None);
+    let graph = &shapes[&TableRole::Graph];
+    assert_eq!(
+        graph.indexes.keys().map(String::as_str).collect::<Vec<_>>(),
+        vec!["contributions-by-expert", "open-tensions"]
+    );
+    assert_eq!(
+        graph.indexes["open-tensions"].0,
+        vec![
+            ("open_pk".to_owned(), "HASH".to_owned()),
+            ("open_sk".to_owned(), "RANGE".to_owned())
+        ]
+    );
+    assert_eq!(
+        graph.indexes["contributions-by-expert"].0,
+        vec![
+            ("expert_pk".to_owned(), "HASH".to_owned()),
+            ("expert_sk".to_owned(), "RANGE".to_owned())
+        ]
     );
 }
 

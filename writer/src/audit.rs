@@ -12,13 +12,76 @@ use dlg_core::ids::DialogueId;
 use crate::ledger::{Ledger, LedgerError};
 use dlg_store::{CommitRow, Store};
 
+/// What kind of problem an audit found; serialized as the snake_case name tools match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// A commit number is absent: the commit was deleted.
+    MissingCommit,
+    /// The recomputed hash differs from the recorded one: the bytes (or the chain) changed.
+    BrokenLink,
+    /// The stored bytes are not a commit.
+    Malformed,
+    /// The commit belongs to another dialogue.
+    WrongDialogue,
+    /// The commit's own number differs from where it is stored.
+    OutOfPlace,
+    /// Event sequence numbers do not continue from the previous commit.
+    SequenceBreak,
+    /// The hash at the digest's commit differs from the digest.
+    DigestMismatch,
+    /// The ledger ends before the digest's commit.
+    Truncated,
+    /// A sealed field does not open under its key and address.
+    BadCiphertext,
+    /// The stored graph differs from a rebuild from the events.
+    ProjectionDrift,
+}
+
+impl ProblemKind {
+    /// The kind of a chain verification problem.
+    pub fn of(problem: &chain::ChainProblem) -> Self {
+        use chain::ChainProblem as P;
+        match problem {
+            P::MissingCommit => Self::MissingCommit,
+            P::Malformed { .. } => Self::Malformed,
+            P::WrongDialogue { .. } => Self::WrongDialogue,
+            P::OutOfPlace { .. } => Self::OutOfPlace,
+            P::SequenceBreak { .. } => Self::SequenceBreak,
+            P::BrokenLink { .. } => Self::BrokenLink,
+            P::DigestMismatch { .. } => Self::DigestMismatch,
+            P::Truncated { .. } => Self::Truncated,
+        }
+    }
+
+    /// The name tools see in JSON (`broken_link`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingCommit => "missing_commit",
+            Self::BrokenLink => "broken_link",
+            Self::Malformed => "malformed",
+            Self::WrongDialogue => "wrong_dialogue",
+            Self::OutOfPlace => "out_of_place",
+            Self::SequenceBreak => "sequence_break",
+            Self::DigestMismatch => "digest_mismatch",
+            Self::Truncated => "truncated",
+            Self::BadCiphertext => "bad_ciphertext",
+            Self::ProjectionDrift => "projection_drift",
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One problem found, with the commit it is at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub commit: u64,
-    /// `missing_commit`, `broken_link`, `malformed`, `wrong_dialogue`, `out_of_place`,
-    /// `sequence_break`, `digest_mismatch`, `truncated`, `bad_ciphertext`, `projection_drift`.
-    pub kind: String,
+    pub kind: ProblemKind,
     pub detail: String,
 }
 
@@ -46,13 +109,6 @@ impl AuditReport {
     }
 }
 
-fn problem_kind(problem: &chain::ChainProblem) -> String {
-    serde_json::to_value(problem)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "chain".to_owned())
-}
-
 impl<S: Store> Ledger<S> {
     /// Audits one dialogue, optionally against a digest kept earlier.
     pub async fn audit(
@@ -62,7 +118,7 @@ impl<S: Store> Ledger<S> {
     ) -> Result<AuditReport, LedgerError> {
         let rows = self.store().commits(dialogue, 1).await?;
         if rows.is_empty() {
-            return Err(LedgerError::NotFound(dialogue.to_string()));
+            return Err(LedgerError::NotFound(dialogue.clone()));
         }
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
@@ -78,7 +134,7 @@ impl<S: Store> Ledger<S> {
             Err(error) => {
                 problems.push(Problem {
                     commit: error.commit,
-                    kind: problem_kind(&error.problem),
+                    kind: ProblemKind::of(&error.problem),
                     detail: error.problem.to_string(),
                 });
                 error.commit.saturating_sub(1)
@@ -95,7 +151,7 @@ impl<S: Store> Ledger<S> {
                 if !problems.iter().any(|p| p.commit == row.number) {
                     problems.push(Problem {
                         commit: row.number,
-                        kind: "malformed".to_owned(),
+                        kind: ProblemKind::Malformed,
                         detail: "the stored bytes do not decode as a commit".to_owned(),
                     });
                 }
@@ -108,7 +164,7 @@ impl<S: Store> Ledger<S> {
             let Some(key) = ring.get(commit.header.key_version) else {
                 problems.push(Problem {
                     commit: row.number,
-                    kind: "bad_ciphertext".to_owned(),
+                    kind: ProblemKind::BadCiphertext,
                     detail: format!("no data key of version {}", commit.header.key_version),
                 });
                 continue;
@@ -119,7 +175,7 @@ impl<S: Store> Ledger<S> {
                     Ok(None) => {}
                     Err(error) => problems.push(Problem {
                         commit: row.number,
-                        kind: "bad_ciphertext".to_owned(),
+                        kind: ProblemKind::BadCiphertext,
                         detail: format!("event {}: {error}", event.seq),
                     }),
                 }
@@ -139,7 +195,7 @@ impl<S: Store> Ledger<S> {
         } else if checkpoint > verified_upto {
             problems.push(Problem {
                 commit: checkpoint,
-                kind: "projection_drift".to_owned(),
+                kind: ProblemKind::ProjectionDrift,
                 detail: format!("the graph's checkpoint is at commit {checkpoint}, beyond the last commit {verified_upto}"),
             });
         } else {
@@ -175,14 +231,14 @@ impl<S: Store> Ledger<S> {
                         };
                         problems.push(Problem {
                             commit,
-                            kind: "projection_drift".to_owned(),
+                            kind: ProblemKind::ProjectionDrift,
                             detail,
                         });
                     }
                 }
                 Err(error) => problems.push(Problem {
                     commit: verified_upto,
-                    kind: "projection_drift".to_owned(),
+                    kind: ProblemKind::ProjectionDrift,
                     detail: format!("the commits do not fold: {error}"),
                 }),
             }

@@ -26,12 +26,15 @@ struct Sample {
 
 /// Records the sample and shows what a reader sees.
 pub async fn run<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure> {
-    let sample: Sample = serde_json::from_str(SAMPLE)
-        .map_err(|e| Failure::from(crate::ledger::LedgerError::Input(format!("demo data: {e}"))))?;
+    let sample: Sample = serde_json::from_str(SAMPLE).map_err(|e| {
+        Failure::from(crate::ledger::LedgerError::Request(format!(
+            "demo data: {e}"
+        )))
+    })?;
     let options = WriteOptions::by("dlg-demo");
     let created = ledger.create_dialogue(&sample.create, &options).await?;
     let dialogue = DialogueId::parse(&created.dialogue)
-        .map_err(|e| Failure::from(crate::ledger::LedgerError::Input(e.to_string())))?;
+        .map_err(|e| Failure::from(crate::ledger::LedgerError::Request(e.to_string())))?;
     let mut receipts = vec![created];
     for round in sample.rounds {
         receipts.push(

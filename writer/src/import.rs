@@ -131,7 +131,7 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
     let name = folder
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| LedgerError::Input(format!("{} is not a folder", folder.display())))?;
+        .ok_or_else(|| LedgerError::Request(format!("{} is not a folder", folder.display())))?;
     let mut warnings = Vec::new();
     let pool: Value = match read(&folder.join("expert-pool.json")) {
         Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
@@ -878,8 +878,7 @@ pub async fn run<S: Store>(
         .create_dialogue(&plan.create, &options("create"))
         .await?;
     count(created.replayed);
-    let dialogue =
-        DialogueId::parse(&created.dialogue).map_err(|e| LedgerError::Input(e.to_string()))?;
+    let dialogue = DialogueId::parse(&created.dialogue).map_err(LedgerError::InvalidDialogueId)?;
     for round in &plan.rounds {
         let step = format!("round-{}", round.round);
         let receipt = ledger

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use dlg_core::append::{AppendContext, PrepareError, Receipt, prepare};
 use dlg_core::chain::{self, ChainError, Digest};
 use dlg_core::command::{Command, CreateDialogue, dialogue_id_for};
-use dlg_core::commit::{Commit, request_fingerprint};
+use dlg_core::commit::{Commit, CommitError, request_fingerprint};
 use dlg_core::error::Rejected;
 use dlg_core::graph::{ApplyError, Graph, NodeItem};
 use dlg_core::ids::{DialogueId, EntityId};
@@ -22,24 +22,34 @@ use dlg_store::{CommitRow, Store, StoreError};
 /// How many times an append re-reads, re-validates and retries after losing a race.
 pub const MAX_APPEND_ATTEMPTS: usize = 64;
 
-/// Errors of the ledger service; the CLI maps each to an exit code.
+/// Errors of the ledger service. Each variant is a case a caller handles differently;
+/// [`crate::report`] maps each to one exit code and one JSON `kind`, for the CLI and MCP alike.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The command is invalid: every error, nothing stored. Fix the request and resend.
     #[error(transparent)]
     Rejected(#[from] Rejected),
-    /// No such dialogue.
+    /// No such dialogue. List the dialogues and use one of their ids.
     #[error("there is no dialogue `{0}`: list dialogues with `dlg list`")]
-    NotFound(String),
-    /// The request is not usable (malformed JSON, bad header fields, too large).
+    NotFound(DialogueId),
+    /// The text given as a dialogue id is not one (not a slug). Nothing was looked up.
     #[error("{0}")]
-    Input(String),
+    InvalidDialogueId(#[source] dlg_core::ids::IdError),
+    /// The request cannot be carried out as asked (a header field that does not fit the format,
+    /// a command sent to the wrong operation, a path that is not an archive). Fix the request.
+    #[error("{0}")]
+    Request(String),
+    /// The commit would be larger than every store accepts. Split the batch.
+    #[error(
+        "the commit is {size} bytes, over the limit of {limit} bytes that every store accepts: split the batch into smaller registrations"
+    )]
+    TooLarge { size: usize, limit: usize },
     /// The same idempotency key was used for a different request.
     #[error(
         "idempotency key `{key}` was already used for a different request (commit {commit} of {dialogue}): use a new key for a new request"
     )]
     IdempotencyMismatch {
-        dialogue: String,
+        dialogue: DialogueId,
         key: String,
         commit: u64,
     },
@@ -47,27 +57,53 @@ pub enum LedgerError {
     #[error(
         "dialogue `{0}` was shredded: its content key is deleted, so nothing more can be recorded or read in it"
     )]
-    Shredded(String),
+    Shredded(DialogueId),
     /// The master key does not open the dialogue's data key.
     #[error(
         "the master key {source_name} does not open the data key of dialogue `{dialogue}`: it is not the key this ledger was written with"
     )]
     WrongKey {
-        dialogue: String,
+        dialogue: DialogueId,
         source_name: String,
     },
-    /// The key service (AWS KMS) refused or could not be reached; nothing was written.
+    /// The key service (AWS KMS) refused or could not be reached, or the data key was wrapped by
+    /// another provider than the one configured; nothing was written.
     #[error("{0}")]
     KeyService(String),
+    /// Stored key material or sealed content that cannot be used: a malformed wrapped key, or
+    /// content that does not open or is not the JSON the format requires. Run `dlg audit`.
+    #[error("dialogue `{dialogue}`: {source}; run `dlg audit {dialogue}`")]
+    KeyMaterial {
+        dialogue: DialogueId,
+        #[source]
+        source: SealError,
+    },
     /// The master key file is missing, loose or damaged.
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
+    /// The data directory cannot be found or created.
+    #[error("{0}")]
+    DataDirectory(String),
     /// The stored chain does not verify; nothing is appended onto it.
     #[error("dialogue `{dialogue}` fails verification at commit {}: {}; run `dlg audit {dialogue}`", error.commit, error.problem)]
-    Tampered { dialogue: String, error: ChainError },
+    Tampered {
+        dialogue: DialogueId,
+        error: ChainError,
+    },
+    /// A stored commit cannot be decoded: the store is corrupt (or was altered). Run `dlg audit`.
+    #[error("commit {commit} of `{dialogue}` cannot be read: {source}; run `dlg audit {dialogue}`")]
+    Corrupt {
+        dialogue: DialogueId,
+        commit: u64,
+        #[source]
+        source: dlg_core::commit::CommitError,
+    },
     /// The events table holds a commit the fold cannot apply.
     #[error("the commits of `{dialogue}` cannot be folded: {error}; run `dlg audit {dialogue}`")]
-    Unfoldable { dialogue: String, error: ApplyError },
+    Unfoldable {
+        dialogue: DialogueId,
+        error: ApplyError,
+    },
     /// The projection cannot be advanced (an unusable, missing or unchained commit).
     #[error(transparent)]
     Projection(ProjectError),
@@ -75,12 +111,27 @@ pub enum LedgerError {
     #[error(
         "dialogue `{0}` has commits but no projected graph yet: is the projector running (the Lambda in AWS; `dlg --store dynamodb project` beside DynamoDB Local)?"
     )]
-    NotProjected(String),
+    NotProjected(DialogueId),
     /// Too many concurrent writers kept winning the race.
     #[error(
         "gave up after {attempts} attempts: other writers kept appending to `{dialogue}`; retry with the same idempotency key"
     )]
-    Contention { dialogue: String, attempts: usize },
+    Contention {
+        dialogue: DialogueId,
+        attempts: usize,
+    },
+    /// The request names an entity the dialogue does not have.
+    #[error("`{entity}` is not an entity of `{dialogue}`")]
+    UnknownEntity {
+        dialogue: DialogueId,
+        entity: String,
+    },
+    /// A read was asked in terms that do not exist (a reference type, direction or status).
+    #[error("{0}")]
+    Usage(String),
+    /// The MCP session could not start or ended with a transport error.
+    #[error("{0}")]
+    Session(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -194,17 +245,17 @@ impl<S: Store> Ledger<S> {
     pub async fn fold(&self, dialogue: &DialogueId) -> Result<Folded, LedgerError> {
         let rows = self.store.commits(dialogue, 1).await?;
         if rows.is_empty() {
-            return Err(LedgerError::NotFound(dialogue.to_string()));
+            return Err(LedgerError::NotFound(dialogue.clone()));
         }
         chain::verify(dialogue, rows.iter().map(CommitRow::as_stored)).map_err(|error| {
             LedgerError::Tampered {
-                dialogue: dialogue.to_string(),
+                dialogue: dialogue.clone(),
                 error,
             }
         })?;
         let graph = Graph::rebuild(dialogue.clone(), rows.iter().map(|r| r.bytes.as_slice()))
             .map_err(|error| LedgerError::Unfoldable {
-                dialogue: dialogue.to_string(),
+                dialogue: dialogue.clone(),
                 error,
             })?;
         Ok(Folded { rows, graph })
@@ -228,11 +279,14 @@ impl<S: Store> Ledger<S> {
     fn key_error(&self, dialogue: &DialogueId, error: SealError) -> LedgerError {
         match error {
             SealError::Unwrap { .. } => LedgerError::WrongKey {
-                dialogue: dialogue.to_string(),
+                dialogue: dialogue.clone(),
                 source_name: self.key_source.clone(),
             },
             SealError::Provider(message) => LedgerError::KeyService(message),
-            other => LedgerError::Input(other.to_string()),
+            source => LedgerError::KeyMaterial {
+                dialogue: dialogue.clone(),
+                source,
+            },
         }
     }
 
@@ -260,7 +314,8 @@ impl<S: Store> Ledger<S> {
             }
         }
         Err(LedgerError::Contention {
-            dialogue: create.title.clone(),
+            // The id the title asks for, before any suffix.
+            dialogue: dialogue_id_for(&create.title, |_| false)?,
             attempts: MAX_APPEND_ATTEMPTS,
         })
     }
@@ -296,7 +351,7 @@ impl<S: Store> Ledger<S> {
             }
             let ring = self.key_ring(dialogue).await?;
             let Some((_, key)) = ring.current() else {
-                return Err(LedgerError::Shredded(dialogue.to_string()));
+                return Err(LedgerError::Shredded(dialogue.clone()));
             };
             let fingerprint = request_fingerprint(key, &command.canonical_bytes());
             return replay(dialogue, &rows[..1], idempotency_key, &fingerprint);
@@ -312,7 +367,7 @@ impl<S: Store> Ledger<S> {
         options: &WriteOptions,
     ) -> Result<Receipt, LedgerError> {
         if matches!(command, Command::CreateDialogue(_)) {
-            return Err(LedgerError::Input(
+            return Err(LedgerError::Request(
                 "use create_dialogue to create a dialogue".to_owned(),
             ));
         }
@@ -329,7 +384,7 @@ impl<S: Store> Ledger<S> {
             return Ok(ring);
         }
         if !creating {
-            return Err(LedgerError::Shredded(dialogue.to_string()));
+            return Err(LedgerError::Shredded(dialogue.clone()));
         }
         let (_, wrapped) = self
             .keys
@@ -368,7 +423,7 @@ impl<S: Store> Ledger<S> {
                 (folded.rows, folded.graph)
             };
             if !creating && self.store.wrapped_keys(dialogue).await?.is_empty() {
-                return Err(LedgerError::Shredded(dialogue.to_string()));
+                return Err(LedgerError::Shredded(dialogue.clone()));
             }
             if creating {
                 // Refuse an invalid creation before a data key is stored for it.
@@ -376,7 +431,7 @@ impl<S: Store> Ledger<S> {
             }
             let ring = self.data_key_for_write(dialogue, creating).await?;
             let Some((key_version, key)) = ring.current() else {
-                return Err(LedgerError::Shredded(dialogue.to_string()));
+                return Err(LedgerError::Shredded(dialogue.clone()));
             };
             if let Some(idempotency_key) = &options.idempotency_key
                 && let Some(receipt) = replay(
@@ -398,7 +453,10 @@ impl<S: Store> Ledger<S> {
             let encoded =
                 prepare(&graph, command, &context, &mut OsEntropy).map_err(|e| match e {
                     PrepareError::Rejected(rejected) => LedgerError::Rejected(rejected),
-                    PrepareError::Commit(error) => LedgerError::Input(error.to_string()),
+                    PrepareError::Commit(CommitError::TooLarge { size, limit }) => {
+                        LedgerError::TooLarge { size, limit }
+                    }
+                    PrepareError::Commit(error) => LedgerError::Request(error.to_string()),
                 })?;
             let row = CommitRow {
                 number: encoded.commit.header.commit,
@@ -437,7 +495,7 @@ impl<S: Store> Ledger<S> {
             }
         }
         Err(LedgerError::Contention {
-            dialogue: dialogue.to_string(),
+            dialogue: dialogue.clone(),
             attempts: MAX_APPEND_ATTEMPTS,
         })
     }
@@ -466,9 +524,9 @@ impl<S: Store> Ledger<S> {
             if self.projection == Projection::Stream
                 && !self.store.commit_range(dialogue, 1, 1).await?.is_empty()
             {
-                return Err(LedgerError::NotProjected(dialogue.to_string()));
+                return Err(LedgerError::NotProjected(dialogue.clone()));
             }
-            return Err(LedgerError::NotFound(dialogue.to_string()));
+            return Err(LedgerError::NotFound(dialogue.clone()));
         }
         Ok(graph)
     }
@@ -493,7 +551,7 @@ impl<S: Store> Ledger<S> {
                 return Ok(());
             }
             if start.elapsed() >= timeout {
-                return Err(LedgerError::NotProjected(dialogue.to_string()));
+                return Err(LedgerError::NotProjected(dialogue.clone()));
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
@@ -559,7 +617,7 @@ impl<S: Store> Ledger<S> {
     /// structure and chain still verify.
     pub async fn shred(&self, dialogue: &DialogueId) -> Result<usize, LedgerError> {
         if self.store.commits(dialogue, 1).await?.is_empty() {
-            return Err(LedgerError::NotFound(dialogue.to_string()));
+            return Err(LedgerError::NotFound(dialogue.clone()));
         }
         Ok(self.store.delete_wrapped_keys(dialogue).await?)
     }
@@ -573,10 +631,13 @@ impl<S: Store> Ledger<S> {
         folded
             .rows
             .into_iter()
-            .map(|row| {
-                Commit::decode(&row.bytes)
-                    .map(|commit| (commit, row))
-                    .map_err(|e| LedgerError::Input(e.to_string()))
+            .map(|row| match Commit::decode(&row.bytes) {
+                Ok(commit) => Ok((commit, row)),
+                Err(source) => Err(LedgerError::Corrupt {
+                    dialogue: dialogue.clone(),
+                    commit: row.number,
+                    source,
+                }),
             })
             .collect()
     }
@@ -599,7 +660,7 @@ fn replay(
         }
         if commit.header.request.as_deref() != Some(fingerprint) {
             return Err(LedgerError::IdempotencyMismatch {
-                dialogue: dialogue.to_string(),
+                dialogue: dialogue.clone(),
                 key: idempotency_key.to_owned(),
                 commit: commit.header.commit,
             });

@@ -19,4 +19,6 @@ pub mod import;
 pub mod keys;
 pub mod ledger;
 pub mod mcp;
+pub mod read;
 pub mod render;
+pub mod report;

@@ -21,12 +21,12 @@ fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
     let dir = home
         .or_else(|| dirs::data_dir().map(|d| d.join("dlg")))
         .ok_or_else(|| {
-            Failure::from(LedgerError::Input(
+            Failure::from(LedgerError::DataDirectory(
                 "no data directory: set DLG_HOME".to_owned(),
             ))
         })?;
     std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::from(LedgerError::Input(format!(
+        Failure::from(LedgerError::DataDirectory(format!(
             "cannot create the data directory {}: {e} (set DLG_HOME to a writable directory)",
             dir.display()
         )))

@@ -15,14 +15,13 @@ use serde_json::{Value, json};
 use dlg_core::command::{
     Command, CreateDialogue, ExpertInput, RegisterRound, RegisterVerdict, UpdateStatuses,
 };
-use dlg_core::ids::{DialogueId, EntityId, EntityKind};
-use dlg_core::model::{RefType, tension_is_open};
-use dlg_core::query::Direction;
+use dlg_core::ids::{DialogueId, EntityKind};
 
-use crate::cli::Failure;
 use crate::keys::KeyRing;
 use crate::ledger::{Ledger, LedgerError, WriteOptions};
+use crate::read;
 use crate::render;
+use crate::report::Failure;
 use dlg_store::Store;
 
 /// `create_dialogue` arguments.
@@ -97,7 +96,7 @@ impl<S: Store + 'static> Clone for DialogueTools<S> {
 }
 
 fn failure(error: LedgerError) -> CallToolResult {
-    CallToolResult::structured_error(Failure::from(error).json)
+    Failure::from(error).to_mcp()
 }
 
 fn receipt_result(outcome: Result<dlg_core::append::Receipt, LedgerError>) -> CallToolResult {
@@ -109,12 +108,8 @@ fn receipt_result(outcome: Result<dlg_core::append::Receipt, LedgerError>) -> Ca
     }
 }
 
-fn usage(message: impl Into<String>) -> CallToolResult {
-    CallToolResult::structured_error(json!({"error": {"kind": "usage", "message": message.into()}}))
-}
-
 fn dialogue_id(text: &str) -> Result<DialogueId, CallToolResult> {
-    DialogueId::parse(text).map_err(|e| failure(LedgerError::NotFound(e.to_string())))
+    DialogueId::parse(text).map_err(|e| failure(LedgerError::InvalidDialogueId(e)))
 }
 
 #[tool_router]
@@ -308,74 +303,39 @@ impl<S: Store + 'static> DialogueTools<S> {
             Ok(pair) => pair,
             Err(error) => return Ok(failure(error)),
         };
-        let label = |id: EntityId| {
-            graph
-                .nodes
-                .get(&id)
-                .map(|n| render::label(&ring, n))
-                .unwrap_or_default()
-        };
         if args.query == "open_tensions" {
-            let tensions: Vec<Value> = graph
-                .entities(Some(EntityKind::Tension), &[])
-                .into_iter()
-                .filter(|t| tension_is_open(t.status))
-                .map(|t| {
-                    json!({"id": t.id, "status": t.status, "round": t.round, "label": label(t.id),
-                                "addressed_by": graph.addressed_by(t.id)})
-                })
-                .collect();
+            let tensions =
+                read::tensions(&dialogue, &graph, &ring, &read::TensionFilter::default());
             return Ok(CallToolResult::structured(
                 json!({"dialogue": dialogue, "open_tensions": tensions}),
             ));
-        }
-        let Some(entity) = args
-            .entity
-            .as_deref()
-            .and_then(|e| EntityId::parse(e).ok())
-            .filter(|id| graph.nodes.contains_key(id))
-        else {
-            return Ok(usage(format!(
-                "`{}` is not an entity of `{dialogue}`: give `entity` as a global id like P0101",
-                args.entity.unwrap_or_default()
-            )));
-        };
-        let direction = match args.direction.as_deref().unwrap_or("both") {
-            "out" => Direction::Out,
-            "in" => Direction::In,
-            "both" => Direction::Both,
-            other => return Ok(usage(format!("direction `{other}`: use out, in or both"))),
-        };
-        let mut ref_types = Vec::new();
-        for text in &args.ref_types {
-            match RefType::parse(text) {
-                Some(r) => ref_types.push(r),
-                None => {
-                    return Ok(usage(format!(
-                        "`{text}` is not a reference type: use one of {}",
-                        RefType::names().join(", ")
-                    )));
-                }
-            }
         }
         let depth = match args.query.as_str() {
             "neighbours" | "neighbors" => 1,
             "k_hop" => args.depth.unwrap_or(2),
             other => {
-                return Ok(usage(format!(
+                return Ok(failure(LedgerError::Usage(format!(
                     "query `{other}`: use neighbours, k_hop or open_tensions"
-                )));
+                ))));
             }
         };
-        let subgraph = graph.k_hop(entity, depth, direction, &ref_types);
-        let nodes: Vec<Value> = subgraph
-            .nodes
-            .iter()
-            .map(|n| json!({"id": n.id, "kind": n.kind, "status": n.status, "round": n.round, "label": label(n.id)}))
-            .collect();
-        Ok(CallToolResult::structured(
-            json!({"dialogue": dialogue, "entity": entity, "nodes": nodes, "edges": subgraph.edges}),
-        ))
+        let request = read::parse_direction(args.direction.as_deref().unwrap_or("both")).and_then(
+            |direction| {
+                Ok(read::SubgraphRequest {
+                    entity: Some(args.entity.clone().unwrap_or_default()),
+                    depth,
+                    direction,
+                    ref_types: read::parse_ref_types(&args.ref_types)?,
+                })
+            },
+        );
+        Ok(
+            match request.and_then(|r| read::subgraph(&dialogue, &graph, &ring, &r)) {
+                Ok(view) => CallToolResult::structured(json!({"dialogue": dialogue,
+                    "entity": view.entity, "nodes": view.nodes, "edges": view.edges})),
+                Err(error) => failure(error),
+            },
+        )
     }
 
     #[tool(description = "Export the dialogue as DOMAIN.md's dialogue.json.")]
@@ -420,13 +380,12 @@ impl<S: Store + 'static> ServerHandler for DialogueTools<S> {
 /// Serves the tools on stdin/stdout until the client disconnects.
 pub async fn serve<S: Store + 'static>(ledger: Ledger<S>, actor: &str) -> Result<(), LedgerError> {
     let server = DialogueTools::new(Arc::new(ledger), actor);
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| LedgerError::Input(format!("the MCP client did not start a session: {e}")))?;
+    let running = server.serve(rmcp::transport::stdio()).await.map_err(|e| {
+        LedgerError::Session(format!("the MCP client did not start a session: {e}"))
+    })?;
     running
         .waiting()
         .await
-        .map_err(|e| LedgerError::Input(format!("the MCP session ended with an error: {e}")))?;
+        .map_err(|e| LedgerError::Session(format!("the MCP session ended with an error: {e}")))?;
     Ok(())
 }

@@ -1,8 +1,12 @@
 //! The embedded backend: one SQLite file (bundled SQLite, WAL, full sync) with the same three
 //! tables and pk/sk layout as DynamoDB. A conditional put is a plain INSERT on the primary key.
+//!
+//! SQLite calls block (on the disk, and for up to the busy timeout on another process's lock), so
+//! every call runs on the runtime's blocking pool (`spawn_blocking`), never on the async worker:
+//! one locked database cannot freeze `dlg mcp`'s single-threaded runtime.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dlg_core::graph::{ContributionItem, GraphItem, NodeItem};
@@ -46,7 +50,7 @@ const GRAPH_LAYOUT: u32 = 2;
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
-    connection: Mutex<Connection>,
+    connection: Arc<Mutex<Connection>>,
 }
 
 impl SqliteStore {
@@ -88,7 +92,7 @@ impl SqliteStore {
         }
         Ok(Self {
             path: path.to_owned(),
-            connection: Mutex::new(connection),
+            connection: Arc::new(Mutex::new(connection)),
         })
     }
 
@@ -97,33 +101,44 @@ impl SqliteStore {
         &self.path
     }
 
-    fn with<T>(
+    /// Runs `action` on the connection on the blocking pool, and waits for it without blocking
+    /// the async runtime.
+    async fn with<T: Send + 'static>(
         &self,
-        action: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        action: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let mut connection = self.connection.lock().map_err(|_| {
-            StoreError::Unavailable("the SQLite connection was poisoned by a panic".to_owned())
-        })?;
-        action(&mut connection).map_err(|e| self.error(e))
-    }
-
-    fn error(&self, e: rusqlite::Error) -> StoreError {
-        StoreError::Unavailable(format!("SQLite store {}: {e}", self.path.display()))
-    }
-
-    /// Graph rows `(pk, sk, item)` selected by `sql`, decoded.
-    fn read_graph(
-        &self,
-        sql: &str,
-        parameters: impl rusqlite::Params,
-    ) -> StoreResult<Vec<(DialogueId, GraphItem)>> {
-        let rows: Vec<(String, String, String)> = self.with(|c| {
-            let mut statement = c.prepare(sql)?;
-            let rows = statement.query_map(parameters, |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        let connection = Arc::clone(&self.connection);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().map_err(|_| {
+                StoreError::Unavailable("the SQLite connection was poisoned by a panic".to_owned())
             })?;
-            rows.collect()
-        })?;
+            action(&mut connection).map_err(|e| error(&path, e))
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "SQLite store {}: the call did not finish: {e}",
+                self.path.display()
+            ))
+        })?
+    }
+
+    /// Graph rows `(pk, sk, item)` selected by `sql` with text parameters, decoded.
+    async fn read_graph(
+        &self,
+        sql: &'static str,
+        parameters: Vec<String>,
+    ) -> StoreResult<Vec<(DialogueId, GraphItem)>> {
+        let rows: Vec<(String, String, String)> = self
+            .with(move |c| {
+                let mut statement = c.prepare(sql)?;
+                let rows = statement.query_map(rusqlite::params_from_iter(parameters), |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+                rows.collect()
+            })
+            .await?;
         rows.into_iter()
             .map(|(pk, sk, json)| {
                 let dialogue = parse_partition_key(&pk)?;
@@ -136,28 +151,35 @@ impl SqliteStore {
             })
             .collect()
     }
+}
 
-    fn head(&self, connection: &Connection, pk: &str) -> rusqlite::Result<u64> {
-        let sk: Option<String> = connection
-            .query_row(
-                "SELECT sk FROM events WHERE pk = ?1 ORDER BY sk DESC LIMIT 1",
-                params![pk],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(sk
-            .and_then(|sk| crate::parse_commit_key(&sk).ok())
-            .unwrap_or(0))
-    }
+fn error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("SQLite store {}: {e}", path.display()))
+}
+
+/// The number of the dialogue's last commit (0 for none).
+fn head(connection: &Connection, pk: &str) -> rusqlite::Result<u64> {
+    let sk: Option<String> = connection
+        .query_row(
+            "SELECT sk FROM events WHERE pk = ?1 ORDER BY sk DESC LIMIT 1",
+            params![pk],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(sk
+        .and_then(|sk| crate::parse_commit_key(&sk).ok())
+        .unwrap_or(0))
 }
 
 impl EventStore for SqliteStore {
     async fn dialogues(&self) -> StoreResult<Vec<DialogueId>> {
-        let pks: Vec<String> = self.with(|c| {
-            let mut statement = c.prepare("SELECT DISTINCT pk FROM events ORDER BY pk")?;
-            let rows = statement.query_map([], |row| row.get(0))?;
-            rows.collect()
-        })?;
+        let pks: Vec<String> = self
+            .with(|c| {
+                let mut statement = c.prepare("SELECT DISTINCT pk FROM events ORDER BY pk")?;
+                let rows = statement.query_map([], |row| row.get(0))?;
+                rows.collect()
+            })
+            .await?;
         pks.iter().map(|pk| parse_partition_key(pk)).collect()
     }
 
@@ -168,17 +190,19 @@ impl EventStore for SqliteStore {
         through: u64,
     ) -> StoreResult<Vec<CommitRow>> {
         let pk = partition_key(dialogue);
-        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = self.with(|c| {
-            let mut statement = c.prepare(
-                "SELECT sk, commit_bytes, hash FROM events WHERE pk = ?1 AND sk >= ?2 AND sk <= ?3
-                 ORDER BY sk",
-            )?;
-            let rows = statement.query_map(
-                params![pk, commit_key(from), commit_key_upper(through)],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )?;
-            rows.collect()
-        })?;
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = self
+            .with(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT sk, commit_bytes, hash FROM events WHERE pk = ?1 AND sk >= ?2 AND sk <= ?3
+                     ORDER BY sk",
+                )?;
+                let rows = statement.query_map(
+                    params![pk, commit_key(from), commit_key_upper(through)],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )?;
+                rows.collect()
+            })
+            .await?;
         rows.into_iter()
             .map(|(sk, bytes, hash)| {
                 CommitRow::from_parts(dialogue, crate::parse_commit_key(&sk)?, bytes, hash)
@@ -194,32 +218,33 @@ impl EventStore for SqliteStore {
     ) -> StoreResult<()> {
         crate::check_size(row)?;
         let pk = partition_key(dialogue);
-        let connection = self.connection.lock().map_err(|_| {
-            StoreError::Unavailable("the SQLite connection was poisoned by a panic".to_owned())
-        })?;
-        let inserted = connection.execute(
-            "INSERT INTO events (pk, sk, commit_bytes, hash, idem) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                pk,
-                commit_key(row.number),
-                row.bytes,
-                row.hash.as_slice(),
-                idempotency_key
-            ],
-        );
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == ErrorCode::ConstraintViolation =>
-            {
-                let actual = self.head(&connection, &pk).map_err(|e| self.error(e))?;
-                Err(StoreError::Conflict {
-                    dialogue: dialogue.clone(),
-                    expected: row.number,
-                    actual,
-                })
-            }
-            Err(e) => Err(self.error(e)),
+        let (number, bytes, hash) = (row.number, row.bytes.clone(), row.hash);
+        let idempotency_key = idempotency_key.map(str::to_owned);
+        // `Some(head)` when another commit holds the number: a lost race.
+        let conflict = self
+            .with(move |connection| {
+                let inserted = connection.execute(
+                    "INSERT INTO events (pk, sk, commit_bytes, hash, idem) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![pk, commit_key(number), bytes, hash.as_slice(), idempotency_key],
+                );
+                match inserted {
+                    Ok(_) => Ok(None),
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == ErrorCode::ConstraintViolation =>
+                    {
+                        head(connection, &pk).map(Some)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        match conflict {
+            None => Ok(()),
+            Some(actual) => Err(StoreError::Conflict {
+                dialogue: dialogue.clone(),
+                expected: row.number,
+                actual,
+            }),
         }
     }
 }
@@ -227,12 +252,15 @@ impl EventStore for SqliteStore {
 impl KeyStore for SqliteStore {
     async fn wrapped_keys(&self, dialogue: &DialogueId) -> StoreResult<Vec<(u32, WrappedKey)>> {
         let pk = partition_key(dialogue);
-        let rows: Vec<(String, String)> = self.with(|c| {
-            let mut statement =
-                c.prepare("SELECT sk, wrapped FROM keys WHERE pk = ?1 ORDER BY sk")?;
-            let rows = statement.query_map(params![pk], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            rows.collect()
-        })?;
+        let rows: Vec<(String, String)> = self
+            .with(move |c| {
+                let mut statement =
+                    c.prepare("SELECT sk, wrapped FROM keys WHERE pk = ?1 ORDER BY sk")?;
+                let rows =
+                    statement.query_map(params![pk], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                rows.collect()
+            })
+            .await?;
         rows.into_iter()
             .map(|(sk, json)| crate::parse_wrapped_key(dialogue, &sk, &json))
             .collect()
@@ -246,12 +274,15 @@ impl KeyStore for SqliteStore {
     ) -> StoreResult<()> {
         let json =
             serde_json::to_string(wrapped).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let inserted = self.with(|c| {
-            c.execute(
-                "INSERT INTO keys (pk, sk, wrapped) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                params![partition_key(dialogue), key_version_key(version), json],
-            )
-        })?;
+        let (pk, sk) = (partition_key(dialogue), key_version_key(version));
+        let inserted = self
+            .with(move |c| {
+                c.execute(
+                    "INSERT INTO keys (pk, sk, wrapped) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![pk, sk, json],
+                )
+            })
+            .await?;
         if inserted == 0 {
             return Err(StoreError::KeyExists {
                 dialogue: dialogue.clone(),
@@ -262,16 +293,17 @@ impl KeyStore for SqliteStore {
     }
 
     async fn delete_wrapped_keys(&self, dialogue: &DialogueId) -> StoreResult<usize> {
-        let deleted = self.with(|c| {
-            c.execute(
-                "DELETE FROM keys WHERE pk = ?1",
-                params![partition_key(dialogue)],
-            )
-        })?;
+        let pk = partition_key(dialogue);
+        let deleted = self
+            .with(move |c| c.execute("DELETE FROM keys WHERE pk = ?1", params![pk]))
+            .await?;
         // secure_delete (set at open) zeroes the deleted rows in the database pages; truncating the
         // WAL drops older frames that still held them. Readers in other processes can keep the WAL
         // alive, so this part is best effort: the next checkpoint finishes it.
-        if let Err(error) = self.with(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")) {
+        if let Err(error) = self
+            .with(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
+            .await
+        {
             tracing::warn!(%error, "the WAL still holds old pages until the next checkpoint");
         }
         Ok(deleted)
@@ -288,18 +320,26 @@ impl GraphStore for SqliteStore {
         dialogue: &DialogueId,
         prefix: &str,
     ) -> StoreResult<Vec<GraphItem>> {
-        let rows = self.read_graph(
-            "SELECT pk, sk, item FROM graph WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 ORDER BY sk",
-            params![partition_key(dialogue), prefix, prefix_end(prefix)],
-        )?;
+        let rows = self
+            .read_graph(
+                "SELECT pk, sk, item FROM graph WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 ORDER BY sk",
+                vec![
+                    partition_key(dialogue),
+                    prefix.to_owned(),
+                    prefix_end(prefix),
+                ],
+            )
+            .await?;
         rows.into_iter().map(|(_, item)| Ok(item)).collect()
     }
 
     async fn open_tensions(&self) -> StoreResult<Vec<(DialogueId, NodeItem)>> {
-        let rows = self.read_graph(
-            "SELECT pk, sk, item FROM graph WHERE sk >= 'N#T' AND sk < 'N#U' ORDER BY pk, sk",
-            params![],
-        )?;
+        let rows = self
+            .read_graph(
+                "SELECT pk, sk, item FROM graph WHERE sk >= 'N#T' AND sk < 'N#U' ORDER BY pk, sk",
+                Vec::new(),
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(dialogue, item)| match item {
@@ -318,10 +358,13 @@ impl GraphStore for SqliteStore {
         expert: &ExpertSlug,
     ) -> StoreResult<Vec<(DialogueId, ContributionItem)>> {
         let prefix = format!("C#{expert}#");
-        let rows = self.read_graph(
-            "SELECT pk, sk, item FROM graph WHERE sk >= ?1 AND sk < ?2 ORDER BY pk, sk",
-            params![prefix, prefix_end(&prefix)],
-        )?;
+        let end = prefix_end(&prefix);
+        let rows = self
+            .read_graph(
+                "SELECT pk, sk, item FROM graph WHERE sk >= ?1 AND sk < ?2 ORDER BY pk, sk",
+                vec![prefix, end],
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(dialogue, item)| match item {
@@ -339,32 +382,34 @@ impl GraphStore for SqliteStore {
     ) -> StoreResult<()> {
         let rows = encode_items(items)?;
         let pk = partition_key(dialogue);
-        let stored_checkpoint = self.with(|c| {
-            let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let checkpoint: Option<String> = transaction
-                .query_row(
-                    "SELECT item FROM graph WHERE pk = ?1 AND sk = 'CKPT'",
-                    params![pk],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            let stored = checkpoint
-                .and_then(|json| serde_json::from_str::<GraphItem>(&json).ok())
-                .map_or(0, |item| item.origin_commit());
-            if stored != expected_checkpoint {
-                return Ok(Some(stored));
-            }
-            {
-                let mut statement = transaction.prepare(
-                    "INSERT INTO graph (pk, sk, item) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
-                )?;
-                for (sk, json) in &rows {
-                    statement.execute(params![pk, sk, json])?;
+        let stored_checkpoint = self
+            .with(move |c| {
+                let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let checkpoint: Option<String> = transaction
+                    .query_row(
+                        "SELECT item FROM graph WHERE pk = ?1 AND sk = 'CKPT'",
+                        params![pk],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                let stored = checkpoint
+                    .and_then(|json| serde_json::from_str::<GraphItem>(&json).ok())
+                    .map_or(0, |item| item.origin_commit());
+                if stored != expected_checkpoint {
+                    return Ok(Some(stored));
                 }
-            }
-            transaction.commit().map(|()| None)
-        })?;
+                {
+                    let mut statement = transaction.prepare(
+                        "INSERT INTO graph (pk, sk, item) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
+                    )?;
+                    for (sk, json) in &rows {
+                        statement.execute(params![pk, sk, json])?;
+                    }
+                }
+                transaction.commit().map(|()| None)
+            })
+            .await?;
         match stored_checkpoint {
             None => Ok(()),
             Some(actual) => Err(StoreError::Conflict {
@@ -378,7 +423,7 @@ impl GraphStore for SqliteStore {
     async fn replace_graph(&self, dialogue: &DialogueId, items: &[GraphItem]) -> StoreResult<()> {
         let rows = encode_items(items)?;
         let pk = partition_key(dialogue);
-        self.with(|c| {
+        self.with(move |c| {
             let transaction = c.transaction()?;
             transaction.execute("DELETE FROM graph WHERE pk = ?1", params![pk])?;
             {
@@ -390,6 +435,7 @@ impl GraphStore for SqliteStore {
             }
             transaction.commit()
         })
+        .await
     }
 }
 

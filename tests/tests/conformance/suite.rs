@@ -189,8 +189,9 @@ pub async fn size_limit<S: Store>(harness: Harness<S>) {
     )
     .unwrap();
     match ledger.execute(&dialogue, &oversize, &options(None)).await {
-        Err(LedgerError::Input(message)) => {
-            assert!(message.contains("split the batch"), "{message}")
+        Err(error @ LedgerError::TooLarge { size, limit }) => {
+            assert!(size > limit, "{size} <= {limit}");
+            assert!(error.to_string().contains("split the batch"), "{error}")
         }
         other => panic!(
             "{}: expected the size error, got {other:?}",
@@ -203,7 +204,12 @@ pub async fn size_limit<S: Store>(harness: Harness<S>) {
         bytes: vec![b' '; MAX_COMMIT_BYTES + 1],
         hash: [0; 32],
     };
-    assert!(ledger.store().append(&dialogue, &row, None).await.is_err());
+    match ledger.store().append(&dialogue, &row, None).await {
+        Err(StoreError::TooLarge { size, limit }) => {
+            assert_eq!((size, limit), (MAX_COMMIT_BYTES + 1, MAX_COMMIT_BYTES))
+        }
+        other => panic!("{}: expected TooLarge, got {other:?}", describe(&harness)),
+    }
     assert_eq!(ledger.store().commits(&dialogue, 1).await.unwrap().len(), 1);
 }
 
@@ -266,13 +272,13 @@ pub async fn digest_and_audit<S: Store>(harness: Harness<S>) {
         ..digest.clone()
     };
     let report = ledger.audit(&dialogue, Some(&forged)).await.unwrap();
-    assert_eq!(report.problems[0].kind, "digest_mismatch");
+    assert_eq!(report.problems[0].kind.as_str(), "digest_mismatch");
     let beyond = Digest {
         commit: 9,
         ..digest
     };
     let report = ledger.audit(&dialogue, Some(&beyond)).await.unwrap();
-    assert_eq!(report.problems[0].kind, "truncated");
+    assert_eq!(report.problems[0].kind.as_str(), "truncated");
 }
 
 pub async fn graph_checkpoint_condition<S: Store>(harness: Harness<S>) {

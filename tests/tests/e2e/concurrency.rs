@@ -51,6 +51,22 @@ fn two_processes_appending_at_once_lose_and_duplicate_nothing() {
     numbers.sort_unstable();
     let expected: Vec<u64> = (4..4 + 2 * PER_WRITER as u64).collect();
     assert_eq!(numbers, expected, "every append got its own commit number");
+    // The writers really ran at once: their commits interleave. (Had one finished before the
+    // other started, the numbers above would hold without any contention being handled.)
+    let (alpha, beta) = receipts.split_at(PER_WRITER);
+    let numbers_of = |receipts: &[Value]| -> Vec<u64> {
+        receipts
+            .iter()
+            .map(|r| r["commit"].as_u64().unwrap())
+            .collect()
+    };
+    let (alpha, beta) = (numbers_of(alpha), numbers_of(beta));
+    let alpha_last = alpha.iter().max().unwrap();
+    let beta_last = beta.iter().max().unwrap();
+    assert!(
+        beta.iter().any(|n| n < alpha_last) && alpha.iter().any(|n| n < beta_last),
+        "the two writers did not overlap (alpha {alpha:?}, beta {beta:?}): the test proved nothing"
+    );
 
     let log = run_json(&sandbox, &["log", DIALOGUE], None);
     assert_eq!(log.as_array().unwrap().len(), 3 + 2 * PER_WRITER);

@@ -225,7 +225,7 @@ fn rows() -> Vec<Row> {
             "sizes",
             "a batch over the 400,000-byte commit limit",
             3,
-            "invalid_input",
+            "too_large",
             "split the batch",
             |s| {
                 let big = "x".repeat(20_000);

@@ -376,7 +376,7 @@ async fn campaign<S: Store, R: Raw>(
             .iter()
             .filter(|p| p.commit == mutation.expected)
         {
-            *entry.2.entry(problem.kind.clone()).or_default() += 1;
+            *entry.2.entry(problem.kind.to_string()).or_default() += 1;
         }
         assert!(
             report

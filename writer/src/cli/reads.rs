@@ -1,0 +1,512 @@
+//! The read commands: list, show, tensions, graph, log, audit, export, and import's report.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use dlg_core::chain::Digest;
+use dlg_core::ids::DialogueId;
+use dlg_core::query::{ADDRESSING, AsOf, Direction, addressed_by, graph_as_of};
+
+use super::args::*;
+use super::request::*;
+use crate::keys::KeyRing;
+use crate::ledger::Ledger;
+use crate::read;
+use crate::render;
+use crate::report::{Failure, Output, exit};
+use dlg_store::Store;
+
+pub(super) async fn list<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure> {
+    let mut rows = Vec::new();
+    let mut table = render::table(&[
+        "dialogue",
+        "status",
+        "rounds",
+        "open tensions",
+        "commits",
+        "title",
+    ]);
+    for dialogue in ledger.dialogues().await? {
+        let graph = ledger.graph(&dialogue).await?;
+        let ring = ledger.key_ring(&dialogue).await?;
+        let meta = graph.meta.as_ref();
+        let title = render::text(&ring, meta.and_then(|m| m.content.as_ref()), "title");
+        let status = meta.map(|m| m.status.to_string()).unwrap_or_default();
+        let open = graph.open_tensions().len();
+        table.add_row(vec![
+            dialogue.to_string(),
+            status.clone(),
+            graph.total_rounds().to_string(),
+            open.to_string(),
+            graph.checkpoint.commit.to_string(),
+            title.clone(),
+        ]);
+        rows.push(json!({"dialogue": dialogue, "status": status, "rounds": graph.total_rounds(),
+                         "open_tensions": open, "commits": graph.checkpoint.commit, "title": title}));
+    }
+    let text = if rows.is_empty() {
+        "no dialogues yet: create one with `dlg create` or try `dlg demo`".to_owned()
+    } else {
+        table.to_string()
+    };
+    Ok(Output::new(text, rows))
+}
+
+pub(super) async fn show<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: &DialogueId,
+) -> Result<Output, Failure> {
+    let graph = ledger.graph(dialogue).await?;
+    let ring = ledger.key_ring(dialogue).await?;
+    let meta = graph.meta.as_ref();
+    let content = meta.and_then(|m| m.content.as_ref());
+    let summary = graph.summary();
+    let mut text = format!(
+        "{}\n{}\nstatus {} · {} round(s) · alignment {} · {} commit(s)\n\n",
+        render::text(&ring, content, "title"),
+        render::text(&ring, content, "question"),
+        summary.status.clone().unwrap_or_default(),
+        summary.rounds,
+        summary.total_alignment,
+        summary.commits
+    );
+    let mut experts = render::table(&["expert", "role", "tier", "source", "relevance", "scores"]);
+    for e in graph.experts.values() {
+        let scores: Vec<String> = e.scores.iter().map(|(r, s)| format!("R{r}: {s}")).collect();
+        experts.add_row(vec![
+            e.expert.to_string(),
+            render::text(&ring, e.profile.as_ref(), "role"),
+            e.tier.to_string(),
+            e.source.to_string(),
+            e.relevance.map(|r| r.to_string()).unwrap_or_default(),
+            scores.join(", "),
+        ]);
+    }
+    let mut rounds = render::table(&["round", "title", "status", "score"]);
+    for r in graph.rounds.values() {
+        rounds.add_row(vec![
+            r.round.to_string(),
+            render::text(&ring, r.title.as_ref(), "title"),
+            r.status.to_string(),
+            r.score.map(|s| s.to_string()).unwrap_or_default(),
+        ]);
+    }
+    let mut entities = render::table(&["kind", "count", "by status"]);
+    for (kind, statuses) in &summary.entities {
+        let total: usize = statuses.values().sum();
+        let by: Vec<String> = statuses.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        entities.add_row(vec![kind.clone(), total.to_string(), by.join(", ")]);
+    }
+    text.push_str(&format!("{experts}\n\n{rounds}\n\n{entities}"));
+    if !graph.verdicts.is_empty() {
+        let mut verdicts =
+            render::table(&["verdict", "type", "round", "confidence", "recommendation"]);
+        for v in graph.verdicts.values() {
+            verdicts.add_row(vec![
+                v.verdict.clone(),
+                v.verdict_type.to_string(),
+                v.round.to_string(),
+                v.confidence.map(|c| c.to_string()).unwrap_or_default(),
+                render::text(&ring, v.content.as_ref(), "recommendation"),
+            ]);
+        }
+        text.push_str(&format!("\n\n{verdicts}"));
+    }
+    Ok(Output::new(text, &summary))
+}
+
+pub(crate) async fn tensions<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: Option<&str>,
+    statuses: &[String],
+    all: bool,
+) -> Result<Output, Failure> {
+    let filter = read::TensionFilter::parse(statuses, all)?;
+    // The unsettled tensions of every dialogue come from the graph table's index of them.
+    let everywhere = dialogue.is_none() && filter.only_open();
+    let mut rows: Vec<read::TensionView> = Vec::new();
+    if everywhere {
+        let mut rings: BTreeMap<DialogueId, KeyRing> = BTreeMap::new();
+        for (dialogue, node) in ledger.open_tensions_everywhere().await? {
+            let incoming = ledger
+                .neighbours(&dialogue, node.id, Direction::In, &ADDRESSING)
+                .await?;
+            if !rings.contains_key(&dialogue) {
+                rings.insert(dialogue.clone(), ledger.key_ring(&dialogue).await?);
+            }
+            if let Some(ring) = rings.get(&dialogue) {
+                let by = addressed_by(&node, &incoming);
+                rows.push(read::TensionView::new(&dialogue, &node, ring, by));
+            }
+        }
+    } else {
+        let dialogues = match dialogue {
+            Some(d) => vec![dialogue_id(d)?],
+            None => ledger.dialogues().await?,
+        };
+        for dialogue in dialogues {
+            let graph = ledger.graph(&dialogue).await?;
+            let ring = ledger.key_ring(&dialogue).await?;
+            rows.extend(read::tensions(&dialogue, &graph, &ring, &filter));
+        }
+    }
+    let one = dialogue.is_some();
+    let mut header = vec!["id", "status", "round", "label", "addressed by"];
+    if !one {
+        header.insert(0, "dialogue");
+    }
+    let mut table = render::table(&header);
+    for tension in &rows {
+        let mut row = vec![
+            tension.id.to_string(),
+            tension.status.to_string(),
+            tension.round.to_string(),
+            tension.label.clone(),
+            tension.addressed_by.join(", "),
+        ];
+        if !one {
+            row.insert(0, tension.dialogue.to_string());
+        }
+        table.add_row(row);
+    }
+    let text = if rows.is_empty() {
+        "no tensions match".to_owned()
+    } else {
+        table.to_string()
+    };
+    Ok(Output::new(text, rows))
+}
+
+pub(crate) struct GraphRequest {
+    pub entity: Option<String>,
+    pub depth: usize,
+    pub direction: DirectionArg,
+    pub ref_types: Vec<String>,
+    pub format: GraphFormat,
+    pub as_of: Option<AsOf>,
+}
+
+pub(crate) async fn graph<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: &DialogueId,
+    request: GraphRequest,
+) -> Result<Output, Failure> {
+    let graph = match &request.as_of {
+        None => ledger.graph(dialogue).await?,
+        Some(as_of) => {
+            let commits = ledger.commits(dialogue).await?;
+            graph_as_of(
+                dialogue.clone(),
+                commits.iter().map(|(_, row)| row.bytes.as_slice()),
+                as_of,
+            )
+            .map_err(|e| Failure::new(exit::FAILURE, "projection", e.to_string()))?
+        }
+    };
+    let ring = ledger.key_ring(dialogue).await?;
+    let direction = match request.direction {
+        DirectionArg::Out => Direction::Out,
+        DirectionArg::In => Direction::In,
+        DirectionArg::Both => Direction::Both,
+    };
+    let view = read::subgraph(
+        dialogue,
+        &graph,
+        &ring,
+        &read::SubgraphRequest {
+            entity: request.entity.clone(),
+            depth: request.depth,
+            direction,
+            ref_types: read::parse_ref_types(&request.ref_types)?,
+        },
+    )?;
+    let subgraph = &view.subgraph;
+    let as_json = json!({"dialogue": dialogue, "commit": view.commit, "nodes": view.nodes, "edges": view.edges});
+    let text = match request.format {
+        GraphFormat::Text => render::graph_text(&ring, subgraph),
+        GraphFormat::Mermaid => render::graph_mermaid(&ring, subgraph),
+        GraphFormat::Dot => render::graph_dot(&ring, &graph, subgraph),
+        GraphFormat::Json => serde_json::to_string_pretty(&as_json).unwrap_or_default(),
+    };
+    Ok(Output::new(text, as_json))
+}
+
+pub(super) async fn log<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: &DialogueId,
+) -> Result<Output, Failure> {
+    let commits = ledger.commits(dialogue).await?;
+    let ring = ledger.key_ring(dialogue).await?;
+    let mut text = String::new();
+    let mut entries = Vec::new();
+    for (commit, row) in &commits {
+        let header = &commit.header;
+        text.push_str(&format!(
+            "commit {} · {} · {} · hash {}{}\n",
+            header.commit,
+            header.time,
+            header.actor,
+            &dlg_core::chain::to_hex(&row.hash)[..16],
+            header
+                .idempotency_key
+                .as_ref()
+                .map(|k| format!(" · key {k}"))
+                .unwrap_or_default()
+        ));
+        let mut events = Vec::new();
+        for event in &commit.events {
+            let content = match ring.get(header.key_version) {
+                _ if event.sealed.is_none() => Value::Null,
+                None => Value::String("[shredded]".to_owned()),
+                Some(key) => match commit.open_event(event, key) {
+                    Ok(Some(map)) => Value::Object(map),
+                    Ok(None) => Value::Null,
+                    Err(e) => Value::String(format!("[does not open: {e}]")),
+                },
+            };
+            let body = serde_json::to_value(&event.body).unwrap_or_default();
+            text.push_str(&format!(
+                "  {:>4} {:<22} {}{}\n",
+                event.seq,
+                event.body.type_name(),
+                body.get("body").map(Value::to_string).unwrap_or_default(),
+                if content.is_null() {
+                    String::new()
+                } else {
+                    format!(" {content}")
+                }
+            ));
+            events.push(json!({"seq": event.seq, "type": event.body.type_name(),
+                               "body": body.get("body"), "content": content}));
+        }
+        entries.push(json!({"commit": header.commit, "time": header.time, "actor": header.actor,
+                            "idempotency_key": header.idempotency_key, "key_version": header.key_version,
+                            "hash": dlg_core::chain::to_hex(&row.hash), "events": events}));
+    }
+    Ok(Output::new(text, entries))
+}
+
+pub(crate) async fn audit<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: Option<&str>,
+    digest: Option<&str>,
+) -> Result<Output, Failure> {
+    let digest: Option<Digest> = match digest {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|e: String| Failure::new(exit::USAGE, "usage", e))?,
+        ),
+        None => None,
+    };
+    let dialogues = match (dialogue, &digest) {
+        (Some(d), _) => vec![dialogue_id(d)?],
+        (None, Some(digest)) => vec![digest.dialogue.clone()],
+        (None, None) => ledger.dialogues().await?,
+    };
+    let mut reports = Vec::new();
+    let mut text = String::new();
+    for dialogue in &dialogues {
+        let report = ledger.audit(dialogue, digest.as_ref()).await?;
+        if report.is_clean() {
+            text.push_str(&format!(
+                "{}: ok — {} commits, {} events, chain verified{}, {}, graph matches the rebuild\n",
+                report.dialogue,
+                report.commits,
+                report.events,
+                if digest.is_some() {
+                    " against the digest"
+                } else {
+                    ""
+                },
+                if report.shredded {
+                    "content shredded (keys deleted)".to_owned()
+                } else {
+                    format!("{} sealed fields open", report.sealed_fields_opened)
+                }
+            ));
+        } else {
+            text.push_str(&format!(
+                "{}: {} problem(s)\n",
+                report.dialogue,
+                report.problems.len()
+            ));
+            for problem in &report.problems {
+                text.push_str(&format!(
+                    "  commit {}: {} — {}\n",
+                    problem.commit, problem.kind, problem.detail
+                ));
+            }
+        }
+        for warning in &report.warnings {
+            text.push_str(&format!("  warning: {warning}\n"));
+        }
+        reports.push(report);
+    }
+    let clean = reports.iter().all(|r| r.is_clean());
+    let mut output = Output::new(text.trim_end().to_owned(), &reports);
+    if !clean {
+        output.code = exit::AUDIT_FAILED;
+    }
+    Ok(output)
+}
+
+pub(super) async fn export<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: &DialogueId,
+    out: Option<&Path>,
+) -> Result<Output, Failure> {
+    let graph = ledger.graph(dialogue).await?;
+    let ring = ledger.key_ring(dialogue).await?;
+    let opener = |copy: &dlg_core::graph::SealedCopy| ring.open(copy).ok();
+    let export = dlg_core::export::dialogue_json(&graph, &opener);
+    let pretty = serde_json::to_string_pretty(&export).unwrap_or_default();
+    match out {
+        Some(path) => {
+            std::fs::write(path, &pretty).map_err(|e| {
+                Failure::new(
+                    exit::FAILURE,
+                    "io",
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
+            Ok(Output::new(
+                format!("wrote {}", path.display()),
+                json!({"written": path}),
+            ))
+        }
+        None => Ok(Output::new(pretty, export)),
+    }
+}
+
+pub(super) async fn import<S: Store>(
+    ledger: &Ledger<S>,
+    global: &Global,
+    path: &Path,
+    dry_run: bool,
+) -> Result<Output, Failure> {
+    use crate::import;
+    if !path.is_dir() {
+        return Err(Failure::new(
+            exit::NOT_FOUND,
+            "not_found",
+            format!(
+                "{} is not a folder: give a dialogue folder or a folder of them",
+                path.display()
+            ),
+        ));
+    }
+    let folders = import::dialogue_folders(path);
+    if folders.is_empty() {
+        return Err(Failure::new(
+            exit::NOT_FOUND,
+            "not_found",
+            format!(
+                "{} holds no dialogue folder (one with round-N/ folders or expert-pool.json)",
+                path.display()
+            ),
+        ));
+    }
+    let progress = if folders.len() > 1 && !global.json && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(folders.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut summaries = Vec::new();
+    let mut failures = Vec::new();
+    let mut plans = Vec::new();
+    for folder in &folders {
+        progress.set_message(
+            folder
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let outcome = match import::plan(folder) {
+            Ok(plan) if dry_run => {
+                summaries.push(import::summarize_plan(&plan));
+                plans.push(plan);
+                Ok(())
+            }
+            Ok(plan) => import::run(ledger, &plan, &global.actor)
+                .await
+                .map(|s| summaries.push(s)),
+            Err(e) => Err(e),
+        };
+        if let Err(error) = outcome {
+            failures.push(json!({"folder": folder, "error": Failure::from(error).json}));
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let mut table = render::table(&[
+        "dialogue",
+        "rounds",
+        "experts",
+        "P",
+        "R",
+        "T",
+        "E",
+        "C",
+        "tensions open/resolved",
+        "warnings",
+        "new commits",
+    ]);
+    for s in &summaries {
+        let n = |kind: &str| s.entities.get(kind).copied().unwrap_or(0).to_string();
+        table.add_row(vec![
+            s.dialogue.clone(),
+            s.rounds.to_string(),
+            s.experts.to_string(),
+            n("perspectives"),
+            n("recommendations"),
+            n("tensions"),
+            n("evidence"),
+            n("claims"),
+            if dry_run {
+                "-".to_owned()
+            } else {
+                format!("{}/{}", s.tensions_open, s.tensions_resolved)
+            },
+            s.warnings.len().to_string(),
+            if dry_run {
+                "-".to_owned()
+            } else {
+                s.new_commits.to_string()
+            },
+        ]);
+    }
+    let mut text = if dry_run {
+        format!("dry run: nothing was written\n{table}")
+    } else {
+        table.to_string()
+    };
+    for s in &summaries {
+        for warning in &s.warnings {
+            text.push_str(&format!("\nwarning: {}: {warning}", s.folder));
+        }
+    }
+    for failure in &failures {
+        text.push_str(&format!(
+            "\nerror: {}: {}",
+            failure["folder"], failure["error"]
+        ));
+    }
+    let body = if dry_run {
+        json!({"dry_run": true, "plans": plans, "summaries": summaries, "failures": failures})
+    } else {
+        json!({"summaries": summaries, "failures": failures})
+    };
+    let mut output = Output::new(text, body);
+    if !failures.is_empty() {
+        output.code = exit::FAILURE;
+    }
+    Ok(output)
+}

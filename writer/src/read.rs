@@ -1,0 +1,240 @@
+//! The read service: the queries that more than one front end answers (the CLI, `dlg mcp`),
+//! computed once into typed views that each front end renders — as a table, JSON, Mermaid or an
+//! MCP result — so that no front end parses reference types or directions, resolves entities or
+//! labels tensions on its own.
+
+use serde::Serialize;
+
+use dlg_core::graph::{EdgeItem, Graph, NodeItem};
+use dlg_core::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
+use dlg_core::model::{RefType, Status, tension_is_open};
+use dlg_core::query::{Direction, Subgraph};
+
+use crate::keys::KeyRing;
+use crate::ledger::LedgerError;
+use crate::render;
+
+/// A tension as readers see it: structure, its opened label, and what addressed it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TensionView {
+    pub dialogue: DialogueId,
+    pub id: EntityId,
+    pub status: Status,
+    pub round: u8,
+    pub label: String,
+    pub addressed_by: Vec<String>,
+}
+
+impl TensionView {
+    /// The view of `node` in `dialogue`, labelled with `ring`.
+    pub fn new(
+        dialogue: &DialogueId,
+        node: &NodeItem,
+        ring: &KeyRing,
+        addressed_by: Vec<String>,
+    ) -> Self {
+        Self {
+            dialogue: dialogue.clone(),
+            id: node.id,
+            status: node.status,
+            round: node.round,
+            label: render::label(ring, node),
+            addressed_by,
+        }
+    }
+}
+
+/// Which tensions of one dialogue to show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TensionFilter {
+    /// Only these statuses (empty: see `all`).
+    pub statuses: Vec<Status>,
+    /// With no statuses: every tension, not only the open (and reopened) ones.
+    pub all: bool,
+}
+
+impl TensionFilter {
+    /// Parses tension statuses as people and tools write them.
+    pub fn parse(statuses: &[String], all: bool) -> Result<Self, LedgerError> {
+        let mut wanted = Vec::new();
+        for status in statuses {
+            match Status::parse(status) {
+                Some(s) if dlg_core::model::lifecycle(EntityKind::Tension).has(s) => wanted.push(s),
+                _ => {
+                    return Err(LedgerError::Usage(format!(
+                        "`{status}` is not a tension status: use open, addressed, resolved or reopened"
+                    )));
+                }
+            }
+        }
+        Ok(Self {
+            statuses: wanted,
+            all,
+        })
+    }
+
+    /// Whether the filter is the default (open tensions only).
+    pub fn only_open(&self) -> bool {
+        self.statuses.is_empty() && !self.all
+    }
+}
+
+/// The tensions of one dialogue's graph that pass `filter`, by id.
+pub fn tensions(
+    dialogue: &DialogueId,
+    graph: &Graph,
+    ring: &KeyRing,
+    filter: &TensionFilter,
+) -> Vec<TensionView> {
+    graph
+        .entities(Some(EntityKind::Tension), &filter.statuses)
+        .into_iter()
+        .filter(|node| !filter.only_open() || tension_is_open(node.status))
+        .map(|node| TensionView::new(dialogue, node, ring, graph.addressed_by(node.id)))
+        .collect()
+}
+
+/// Reference types as written (`resolve`, `refine`, ...); an unknown one is a usage error that
+/// lists the valid ones.
+pub fn parse_ref_types(texts: &[String]) -> Result<Vec<RefType>, LedgerError> {
+    texts
+        .iter()
+        .map(|text| {
+            RefType::parse(text).ok_or_else(|| {
+                LedgerError::Usage(format!(
+                    "`{text}` is not a reference type: use one of {}",
+                    RefType::names().join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// A direction as written: `out`, `in` or `both`.
+pub fn parse_direction(text: &str) -> Result<Direction, LedgerError> {
+    match text {
+        "out" => Ok(Direction::Out),
+        "in" => Ok(Direction::In),
+        "both" => Ok(Direction::Both),
+        other => Err(LedgerError::Usage(format!(
+            "direction `{other}`: use out, in or both"
+        ))),
+    }
+}
+
+/// An entity of the dialogue's graph, from its global id as written.
+pub fn entity(dialogue: &DialogueId, graph: &Graph, text: &str) -> Result<EntityId, LedgerError> {
+    EntityId::parse(text)
+        .ok()
+        .filter(|id| graph.nodes.contains_key(id))
+        .ok_or_else(|| LedgerError::UnknownEntity {
+            dialogue: dialogue.clone(),
+            entity: text.to_owned(),
+        })
+}
+
+/// What part of the graph to show: around one entity (k hops), or all of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubgraphRequest {
+    /// The entity to start from (a global id as written); `None` for the whole graph.
+    pub entity: Option<String>,
+    pub depth: usize,
+    pub direction: Direction,
+    /// Only edges of these types (empty: every type).
+    pub ref_types: Vec<RefType>,
+}
+
+/// A node as readers see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeView {
+    pub id: EntityId,
+    pub kind: EntityKind,
+    pub status: Status,
+    pub round: u8,
+    pub label: String,
+    pub contributors: Vec<ExpertSlug>,
+}
+
+/// An edge as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EdgeView {
+    pub source: EntityId,
+    pub ref_type: RefType,
+    pub target: EntityId,
+    pub round: u8,
+}
+
+impl From<&EdgeItem> for EdgeView {
+    fn from(edge: &EdgeItem) -> Self {
+        Self {
+            source: edge.source,
+            ref_type: edge.ref_type,
+            target: edge.target,
+            round: edge.round,
+        }
+    }
+}
+
+/// A subgraph with labelled nodes, and the commit the graph is at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubgraphView {
+    pub dialogue: DialogueId,
+    pub commit: u64,
+    /// The entity the walk started from, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<EntityId>,
+    pub nodes: Vec<NodeView>,
+    pub edges: Vec<EdgeView>,
+    /// The subgraph itself, for the renderers (text, Mermaid, DOT).
+    #[serde(skip)]
+    pub subgraph: Subgraph,
+}
+
+/// The part of `graph` that `request` asks for, labelled with `ring`.
+pub fn subgraph(
+    dialogue: &DialogueId,
+    graph: &Graph,
+    ring: &KeyRing,
+    request: &SubgraphRequest,
+) -> Result<SubgraphView, LedgerError> {
+    let (entity, subgraph) = match &request.entity {
+        Some(text) => {
+            let id = entity(dialogue, graph, text)?;
+            let walked = graph.k_hop(id, request.depth, request.direction, &request.ref_types);
+            (Some(id), walked)
+        }
+        None => (
+            None,
+            Subgraph {
+                nodes: graph.nodes.values().cloned().collect(),
+                edges: graph
+                    .edges
+                    .values()
+                    .filter(|e| {
+                        request.ref_types.is_empty() || request.ref_types.contains(&e.ref_type)
+                    })
+                    .cloned()
+                    .collect(),
+            },
+        ),
+    };
+    Ok(SubgraphView {
+        dialogue: dialogue.clone(),
+        commit: graph.checkpoint.commit,
+        entity,
+        nodes: subgraph
+            .nodes
+            .iter()
+            .map(|n| NodeView {
+                id: n.id,
+                kind: n.kind,
+                status: n.status,
+                round: n.round,
+                label: render::label(ring, n),
+                contributors: n.contributors.clone(),
+            })
+            .collect(),
+        edges: subgraph.edges.iter().map(EdgeView::from).collect(),
+        subgraph,
+    })
+}
