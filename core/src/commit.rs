@@ -355,6 +355,13 @@ fn validate_header(header: &CommitHeader) -> Result<(), CommitError> {
 
 /// Whether `text` looks like `YYYY-MM-DDTHH:MM:SS[.fraction]Z`.
 pub fn is_rfc3339_utc(text: &str) -> bool {
+    // The shape this format stores (`T`, `Z`, an optional fraction) is checked here; whether it
+    // names a real instant (month 1–12, a day the month has, hours below 24, ...) is the RFC 3339
+    // parser's to say. Parsing reads no clock.
+    has_stored_time_shape(text) && humantime::parse_rfc3339(text).is_ok()
+}
+
+fn has_stored_time_shape(text: &str) -> bool {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| {
         b.get(range)
@@ -395,5 +402,10 @@ mod tests {
         assert!(!is_rfc3339_utc("2026-03-12 20:26:00Z"));
         assert!(!is_rfc3339_utc("2026-03-12T20:26:00+01:00"));
         assert!(!is_rfc3339_utc("2026-03-12T20:26:00.Z"));
+        // The right shape, but no such instant.
+        assert!(!is_rfc3339_utc("2026-13-45T25:61:61Z"));
+        assert!(!is_rfc3339_utc("2026-02-30T12:00:00Z"));
+        assert!(!is_rfc3339_utc("2026-03-12T24:00:00Z"));
+        assert!(is_rfc3339_utc("2024-02-29T23:59:59Z"));
     }
 }
