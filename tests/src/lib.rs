@@ -169,7 +169,11 @@ pub const FIXTURES_VAR: &str = "DLG_FIXTURES";
 /// skip, so CI cannot skip by mistake.
 pub fn fixtures(sub: &str, test: &str) -> Option<PathBuf> {
     let Some(root) = std::env::var_os(FIXTURES_VAR).filter(|v| !v.is_empty()) else {
-        eprintln!(
+        // Written to the stderr handle itself, not through `eprintln!`, which the test harness
+        // captures and hides for a passing test: a skip must be seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: it reads the shared dialogue archives, and {FIXTURES_VAR} is not set \
              (run with {FIXTURES_VAR}=../shared/fixtures, as .ci/run does)"
         );
