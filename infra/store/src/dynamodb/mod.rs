@@ -50,9 +50,7 @@ impl DynamoConfig {
 
     /// Where the tables are, for messages: the endpoint URL or the region.
     pub fn where_(&self) -> String {
-        self.endpoint
-            .clone()
-            .unwrap_or_else(|| format!("DynamoDB in {}", self.region))
+        self.projection().where_()
     }
 }
 
