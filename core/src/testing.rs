@@ -47,6 +47,9 @@ pub struct MemoryLedger {
     pub key: SecretKey,
     /// Entropy for nonces.
     pub entropy: TestEntropy,
+    /// Each command [`MemoryLedger::run`] stored, with the receipt the writer answered: what was
+    /// asked and acknowledged, for oracles that must not depend on the fold.
+    pub history: Vec<(Command, Receipt)>,
     clock: u32,
 }
 
@@ -66,6 +69,7 @@ impl MemoryLedger {
             graph: Graph::new(dialogue),
             key,
             entropy,
+            history: Vec::new(),
             clock: 0,
         };
         let decision = decide_create(&ledger.graph, create)?;
@@ -125,7 +129,9 @@ impl MemoryLedger {
             key_version: 1,
         };
         let encoded = prepare(&self.graph, command, &context, &mut self.entropy)?;
-        Ok(self.store(encoded))
+        let receipt = self.store(encoded);
+        self.history.push((command.clone(), receipt.clone()));
+        Ok(receipt)
     }
 
     /// The stored bytes of every commit.

@@ -74,6 +74,16 @@ pub struct StreamRunner {
 impl StreamRunner {
     /// Finds the events table's stream.
     pub async fn connect(store: DynamoProjection) -> Result<Self, StoreError> {
+        let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config(store.config()).await);
+        Self::with_client(store, streams).await
+    }
+
+    /// [`StreamRunner::connect`] with a DynamoDB Streams client built elsewhere (with an
+    /// interceptor, say).
+    pub async fn with_client(
+        store: DynamoProjection,
+        streams: aws_sdk_dynamodbstreams::Client,
+    ) -> Result<Self, StoreError> {
         let config = store.config().clone();
         let table = store
             .client()
@@ -93,7 +103,6 @@ impl StreamRunner {
                     config.where_()
                 ))
             })?;
-        let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config(&config).await);
         Ok(Self {
             store,
             streams,

@@ -31,7 +31,7 @@ use dlg_core::testing::MemoryLedger;
 use dlg_core::testing::random::given_panel;
 use dlg_projector::stream;
 use dlg_store::CommitRow;
-use dlg_store::dynamodb::{DynamoStore, sdk_config};
+use dlg_store::dynamodb::DynamoStore;
 use dlg_store::sqlite::SqliteStore;
 use dlg_store::{EventStore, KeyStore as _, Store};
 use dlg_tests::RequestLog;
@@ -390,20 +390,13 @@ async fn sqlite_appends(mode: Mode, section: &mut Section) {
     );
 }
 
-async fn dynamo_store(test: &str, log: Option<&RequestLog>) -> DynamoStore {
-    let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let plain = dlg_tests::fresh_tables(&endpoint, test).await;
-    let config = plain.config().clone();
-    let mut builder =
-        aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config.projection()).await);
-    if let Some(log) = log {
-        builder = builder.interceptor(log.clone());
-    }
-    DynamoStore::with_client(aws_sdk_dynamodb::Client::from_conf(builder.build()), config)
+async fn dynamo_store(test: &str, log: Option<&RequestLog>) -> dlg_tests::TestTables {
+    dlg_tests::fresh_tables_with(dlg_tests::shared_dynamodb(), test, log).await
 }
 
 async fn dynamodb_appends(mode: Mode, section: &mut Section, peer: &mut Section) {
-    let store = dynamo_store("bench-append", None).await;
+    let tables = dynamo_store("bench-append", None).await;
+    let store = DynamoStore::clone(&tables);
     let ledger = Ledger::new(
         store.clone(),
         Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
@@ -542,7 +535,8 @@ async fn projector(mode: Mode) -> Section {
     let mut samples = Vec::new();
     let mut requests = Vec::new();
     for run in 0..mode.samples(5) {
-        let store = dynamo_store(&format!("bench-proj-{run}"), Some(&log)).await;
+        let tables = dynamo_store(&format!("bench-proj-{run}"), Some(&log)).await;
+        let store = DynamoStore::clone(&tables);
         for commit in &memory.commits {
             store
                 .append(&dialogue_id, &row_of(commit), None)
@@ -776,7 +770,8 @@ fn reads(mode: Mode, runtime: &tokio::runtime::Runtime) -> Section {
         postgres::Client::connect(dlg_tests::shared_postgres(), postgres::NoTls).unwrap();
     // The floor of each: one round trip that reads nothing.
     let floor = runtime.block_on(async {
-        let store = dynamo_store("bench-floor", None).await;
+        let tables = dynamo_store("bench-floor", None).await;
+        let store = DynamoStore::clone(&tables);
         time_async(5, mode.samples(50), |_| {
             let get = store
                 .client()
@@ -815,7 +810,8 @@ fn reads(mode: Mode, runtime: &tokio::runtime::Runtime) -> Section {
         let samples = mode.samples(if entities >= 10_000 { 5 } else { 15 });
         let log = RequestLog::default();
         let (whole, neighbours, hops, open, requests, bytes, answers) = runtime.block_on(async {
-            let store = dynamo_store(&format!("bench-reads-{entities}"), Some(&log)).await;
+            let tables = dynamo_store(&format!("bench-reads-{entities}"), Some(&log)).await;
+            let store = DynamoStore::clone(&tables);
             for commit in &memory.commits {
                 store.append(&d, &row_of(commit), None).await.unwrap();
             }

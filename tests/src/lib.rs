@@ -420,17 +420,110 @@ pub fn shared_dynamodb() -> &'static str {
     })
 }
 
-/// A DynamoDB store on fresh tables (created from the template) at `endpoint`.
-pub async fn fresh_tables(endpoint: &str, test: &str) -> dlg_store::dynamodb::DynamoStore {
-    use dlg_store::dynamodb::{DynamoConfig, DynamoStore};
+/// A DynamoDB store on fresh tables (created from the template) at `endpoint`; the tables are
+/// deleted when it is dropped.
+pub async fn fresh_tables(endpoint: &str, test: &str) -> TestTables {
+    fresh_tables_with(endpoint, test, None).await
+}
+
+/// [`fresh_tables`], with a client whose requests go into `log` when given.
+pub async fn fresh_tables_with(endpoint: &str, test: &str, log: Option<&RequestLog>) -> TestTables {
+    use dlg_store::dynamodb::{DynamoConfig, DynamoStore, sdk_config};
     let config =
         DynamoConfig::with_prefix(Some(endpoint.to_owned()), "us-east-1", &unique_prefix(test));
-    let store = DynamoStore::connect(config).await;
+    let mut client =
+        aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config.projection()).await);
+    if let Some(log) = log {
+        client = client.interceptor(log.clone());
+    }
+    let store =
+        DynamoStore::with_client(aws_sdk_dynamodb::Client::from_conf(client.build()), config);
+    let cleanup = DropTables::of(store.config());
     let created = dlg_store::dynamodb::tables::create_tables(&store)
         .await
         .unwrap_or_else(|e| panic!("tables are created at {endpoint}: {e}"));
     assert_eq!(created.len(), 3, "three tables are created");
-    store
+    TestTables {
+        store,
+        _cleanup: cleanup,
+    }
+}
+
+/// A store on tables a test created; they are deleted when it goes out of scope.
+#[derive(Debug)]
+pub struct TestTables {
+    store: dlg_store::dynamodb::DynamoStore,
+    _cleanup: DropTables,
+}
+
+impl std::ops::Deref for TestTables {
+    type Target = dlg_store::dynamodb::DynamoStore;
+
+    fn deref(&self) -> &Self::Target {
+        &self.store
+    }
+}
+
+/// Deletes a test's DynamoDB tables when dropped, whether the test passed or panicked, so a test
+/// run leaves DynamoDB Local as it found it.
+#[derive(Debug)]
+pub struct DropTables {
+    endpoint: Option<String>,
+    region: String,
+    names: Vec<String>,
+}
+
+impl DropTables {
+    /// The three tables of `config`.
+    pub fn of(config: &dlg_store::dynamodb::DynamoConfig) -> Self {
+        Self {
+            endpoint: config.endpoint.clone(),
+            region: config.region.clone(),
+            names: vec![
+                config.events_table.clone(),
+                config.graph_table.clone(),
+                config.keys_table.clone(),
+            ],
+        }
+    }
+
+    /// The tables `dlg --table-prefix PREFIX init-tables` creates at `endpoint`.
+    pub fn with_prefix(endpoint: &str, prefix: &str) -> Self {
+        Self::of(&dlg_store::dynamodb::DynamoConfig::with_prefix(
+            Some(endpoint.to_owned()),
+            "us-east-1",
+            prefix,
+        ))
+    }
+}
+
+impl Drop for DropTables {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut self.names);
+        let (endpoint, region) = (self.endpoint.clone(), self.region.clone());
+        // A thread with a runtime of its own: the test's runtime may be the one dropping this.
+        let deleted = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let sdk = dlg_store::aws::sdk_config(&region, endpoint.as_deref()).await;
+                // One attempt each: a test that stopped its endpoint has nothing left to delete.
+                let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+                    .build();
+                let client = aws_sdk_dynamodb::Client::from_conf(conf);
+                for name in names {
+                    // A table the test never created (or already deleted) is not an error here.
+                    let _ = client.delete_table().table_name(name).send().await;
+                }
+            });
+        });
+        let _ = deleted.join();
+    }
 }
 
 /// A table prefix no other test in this run uses.
@@ -494,19 +587,128 @@ pub fn mcp_python() -> &'static Path {
     })
 }
 
-/// Records the operation of every request the client sends (`DynamoDB_20120810.Query`, ...).
+/// Records every request an SDK client sends (DynamoDB, DynamoDB Streams, KMS): its operation
+/// and its body, from which [`RequestLog::take_calls`] derives the IAM action and resource each
+/// request needs.
 #[derive(Debug, Clone, Default)]
-pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+pub struct RequestLog(Arc<Mutex<Vec<Sent>>>);
+
+/// One request as it left the client.
+#[derive(Debug, Clone)]
+struct Sent {
+    /// The `x-amz-target` header: `DynamoDB_20120810.Query`, `TrentService.Decrypt`, ...
+    target: String,
+    body: Vec<u8>,
+}
+
+/// What one request asks IAM for: an action (`dynamodb:PutItem`) on a resource named as the
+/// request names it: `table/NAME`, `table/NAME/index`, `table/NAME/stream`, `key/KEY-ID`, or `*`
+/// for an action on no particular resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Call {
+    pub action: String,
+    pub resource: String,
+}
 
 impl RequestLog {
-    /// The operations recorded since the last call, in order.
-    pub fn take(&self) -> Vec<String> {
+    fn drain(&self) -> Vec<Sent> {
         std::mem::take(
             &mut *self
                 .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
+    }
+
+    /// The DynamoDB operations recorded since the last call, in order (`Query`, `PutItem`, ...).
+    pub fn take(&self) -> Vec<String> {
+        self.drain()
+            .into_iter()
+            .map(|sent| sent.operation().to_owned())
+            .collect()
+    }
+
+    /// The IAM action and resource of each request recorded since the last call, in order. A
+    /// transaction is one call per item, as IAM authorizes it (TransactWriteItems of puts needs
+    /// `dynamodb:PutItem` on each table).
+    pub fn take_calls(&self) -> Vec<Call> {
+        self.drain().iter().flat_map(Sent::calls).collect()
+    }
+}
+
+impl Sent {
+    fn operation(&self) -> &str {
+        self.target
+            .rsplit_once('.')
+            .map_or(self.target.as_str(), |(_, operation)| operation)
+    }
+
+    /// The service prefix IAM uses for this request (DynamoDB Streams' actions are `dynamodb:`).
+    fn service(&self) -> &'static str {
+        if self.target.starts_with("TrentService.") {
+            "kms"
+        } else if self.target.starts_with("DynamoDB") {
+            "dynamodb"
+        } else {
+            "unknown"
+        }
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        let body: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let service = self.service();
+        let call = |operation: &str, resource: String| Call {
+            action: format!("{service}:{operation}"),
+            resource,
+        };
+        let table = |request: &serde_json::Value| {
+            let name = request["TableName"].as_str().unwrap_or("?");
+            match request["IndexName"].as_str() {
+                Some(_) => format!("table/{name}/index"),
+                None => format!("table/{name}"),
+            }
+        };
+        match self.operation() {
+            "TransactWriteItems" | "TransactGetItems" => body["TransactItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.as_object()?.iter().next())
+                .map(|(kind, request)| {
+                    let operation = match kind.as_str() {
+                        "Put" => "PutItem",
+                        "Update" => "UpdateItem",
+                        "Delete" => "DeleteItem",
+                        "Get" => "GetItem",
+                        _ => "ConditionCheckItem",
+                    };
+                    call(operation, table(request))
+                })
+                .collect(),
+            "BatchWriteItem" | "BatchGetItem" => body["RequestItems"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| call(self.operation(), format!("table/{name}")))
+                .collect(),
+            operation if service == "kms" => vec![call(
+                operation,
+                format!("key/{}", body["KeyId"].as_str().unwrap_or("?")),
+            )],
+            operation @ ("DescribeStream" | "GetShardIterator") => {
+                // arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL
+                let arn = body["StreamArn"].as_str().unwrap_or("?");
+                let name = arn
+                    .split_once(":table/")
+                    .and_then(|(_, rest)| rest.split('/').next())
+                    .unwrap_or("?");
+                vec![call(operation, format!("table/{name}/stream"))]
+            }
+            // A shard iterator names its stream only opaquely.
+            "GetRecords" => vec![call("GetRecords", "stream".to_owned())],
+            "ListStreams" => vec![call("ListStreams", "*".to_owned())],
+            operation => vec![call(operation, table(&body))],
+        }
     }
 }
 
@@ -521,17 +723,19 @@ impl Intercept for RequestLog {
         _components: &RuntimeComponents,
         _config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("unknown")
-            .trim_start_matches("DynamoDB_20120810.")
-            .to_owned();
+        let request = context.request();
+        let sent = Sent {
+            target: request
+                .headers()
+                .get("x-amz-target")
+                .unwrap_or("unknown")
+                .to_owned(),
+            body: request.body().bytes().unwrap_or_default().to_vec(),
+        };
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(target);
+            .push(sent);
         Ok(())
     }
 }

@@ -160,13 +160,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DLG_LOG")
-                // The SDK announces once per process that its default HTTP client will change;
-                // we pin the legacy rustls client on purpose (ADR 0009), so that notice is noise.
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new(
-                        "warn,aws_smithy_runtime::client::defaults=error",
-                    )
-                }),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

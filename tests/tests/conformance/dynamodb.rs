@@ -91,7 +91,8 @@ async fn writer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_writers_race_on_one_dialogue() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = dlg_tests::fresh_tables(&endpoint, "race").await;
+    let tables = dlg_tests::fresh_tables(&endpoint, "race").await;
+    let store = DynamoStore::clone(&tables);
     let master = MasterKey::new(SecretKey::generate(&mut OsEntropy));
     let ledger = Ledger::new(store.clone(), Box::new(master), "race key");
     let receipt = ledger
@@ -162,7 +163,8 @@ async fn eight_writers_race_on_one_dialogue() {
 async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
     let data = tempfile::tempdir().unwrap();
     let mut local = DynamoLocal::start(Some(data.path()));
-    let store = dlg_tests::fresh_tables(&local.endpoint, "dead").await;
+    let tables = dlg_tests::fresh_tables(&local.endpoint, "dead").await;
+    let store = DynamoStore::clone(&tables);
     let master = MasterKey::new(SecretKey::generate(&mut OsEntropy));
     let ledger = Arc::new(Ledger::new(
         store.clone(),
@@ -180,8 +182,11 @@ async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
         idempotency_key: Some(format!("join-{i}")),
     };
 
-    // Append in the background; stop DynamoDB Local while it runs.
+    // Append in the background; stop DynamoDB Local once six appends have landed, while the
+    // appender waits, so the next append meets a dead endpoint.
     let (stopped_tx, mut stopped_rx) = tokio::sync::watch::channel(false);
+    let (landed_tx, landed_rx) = tokio::sync::oneshot::channel();
+    let mut landed_tx = Some(landed_tx);
     let appender = {
         let ledger = ledger.clone();
         let dialogue = dialogue.clone();
@@ -194,13 +199,18 @@ async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
                     return Some((i, error));
                 }
                 if i == 5 {
+                    if let Some(landed) = landed_tx.take() {
+                        let _ = landed.send(());
+                    }
                     let _ = stopped_rx.changed().await;
                 }
             }
             None
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    landed_rx
+        .await
+        .expect("the appender reaches its sixth append");
     // Blocks this worker until the port is closed; the appender runs on the other one.
     local.stop();
     let _ = stopped_tx.send(true);
@@ -252,7 +262,8 @@ async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tables_match_the_template() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = dlg_tests::fresh_tables(&endpoint, "shape").await;
+    let tables = dlg_tests::fresh_tables(&endpoint, "shape").await;
+    let store = DynamoStore::clone(&tables);
     let expected = tables::template_shapes(tables::TEMPLATE).unwrap();
     let live = tables::live_shapes(&store).await.unwrap();
     assert_eq!(live, expected);
@@ -296,7 +307,8 @@ async fn a_rejected_request_is_refused_not_retried() {
     use dlg_projector::projection::ProjectError;
     use dlg_store::GraphStore;
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = dlg_tests::fresh_tables(&endpoint, "refused").await;
+    let tables = dlg_tests::fresh_tables(&endpoint, "refused").await;
+    let store = DynamoStore::clone(&tables);
     let dialogue = DialogueId::parse("refused").unwrap();
     let error = store.graph_items_under(&dialogue, "").await.unwrap_err();
     assert!(matches!(error, StoreError::Refused(_)), "{error:?}");

@@ -56,11 +56,11 @@ pub async fn sqlite() -> Harness<SqliteStore> {
 /// A fresh set of tables in the shared DynamoDB Local.
 pub async fn dynamodb() -> Harness<DynamoStore> {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = dlg_tests::fresh_tables(&endpoint, "suite").await;
+    let tables = dlg_tests::fresh_tables(&endpoint, "suite").await;
     Harness {
-        ledger: Ledger::new(store, master(), "test master key"),
+        ledger: Ledger::new(DynamoStore::clone(&tables), master(), "test master key"),
         backend: "dynamodb",
-        _keep: Box::new(()),
+        _keep: Box::new(tables),
     }
 }
 

@@ -175,6 +175,7 @@ fn content_never_reaches_dynamodb_the_stream_or_the_logs() {
     let sandbox = Sandbox::new();
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
     let prefix = dlg_tests::unique_prefix("canary");
+    let _tables = dlg_tests::DropTables::with_prefix(&endpoint, &prefix);
     let dlg = || {
         let mut command = sandbox.dlg();
         command

@@ -15,14 +15,18 @@ struct Dynamo {
     sandbox: Sandbox,
     endpoint: String,
     prefix: String,
+    _tables: dlg_tests::DropTables,
 }
 
 impl Dynamo {
     fn new() -> Self {
+        let endpoint = dlg_tests::shared_dynamodb().to_owned();
+        let prefix = dlg_tests::unique_prefix("cli");
         Self {
             sandbox: Sandbox::new(),
-            endpoint: dlg_tests::shared_dynamodb().to_owned(),
-            prefix: dlg_tests::unique_prefix("cli"),
+            _tables: dlg_tests::DropTables::with_prefix(&endpoint, &prefix),
+            endpoint,
+            prefix,
         }
     }
 

@@ -14,6 +14,7 @@ struct Kms {
     key: String,
     /// `Some(prefix)`: DynamoDB Local tables with this prefix; `None`: SQLite.
     dynamodb: Option<String>,
+    _tables: Option<dlg_tests::DropTables>,
 }
 
 impl Kms {
@@ -21,11 +22,15 @@ impl Kms {
         let endpoint = dlg_tests::shared_kms().to_owned();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let key = runtime.block_on(dlg_tests::create_kms_key(&endpoint));
+        let prefix = dynamodb.then(|| dlg_tests::unique_prefix("kms"));
         Self {
             sandbox: Sandbox::new(),
             endpoint,
             key,
-            dynamodb: dynamodb.then(|| dlg_tests::unique_prefix("kms")),
+            _tables: prefix
+                .as_deref()
+                .map(|p| dlg_tests::DropTables::with_prefix(dlg_tests::shared_dynamodb(), p)),
+            dynamodb: prefix,
         }
     }
 

@@ -356,9 +356,9 @@ fn random_deliveries_converge_to_the_rebuild_on_dynamodb_local() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
     // The client lives on the runtime that runs the cases.
     let runtime = runtime();
-    let store: DynamoStore = runtime.block_on(dlg_tests::fresh_tables(&endpoint, "delivery"));
+    let tables = runtime.block_on(dlg_tests::fresh_tables(&endpoint, "delivery"));
     let store = Flaky {
-        inner: store,
+        inner: DynamoStore::clone(&tables),
         outage: Mutex::new(0),
     };
     run_cases(&runtime, store, 16, "dynamodb");

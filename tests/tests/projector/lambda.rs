@@ -167,7 +167,8 @@ async fn assert_graph_is_the_rebuild(store: &DynamoStore, ledger: &MemoryLedger,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_under_cargo_lambda_projects_real_stream_records() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = dlg_tests::fresh_tables(&endpoint, "lambda").await;
+    let tables = dlg_tests::fresh_tables(&endpoint, "lambda").await;
+    let store = DynamoStore::clone(&tables);
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("function.log");
     let watch = watch(&store, &logs);

@@ -8,7 +8,7 @@ use dlg_core::query::Direction;
 use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_core::testing::random::given_panel;
 use dlg_projector::projection::Projector;
-use dlg_store::dynamodb::{DynamoStore, sdk_config};
+use dlg_store::dynamodb::DynamoStore;
 use dlg_store::{CommitRow, EventStore, GraphStore};
 use dlg_tests::{RequestLog, graph_partition, item_size};
 use dlg_writer::keys::OsEntropy;
@@ -50,13 +50,9 @@ fn thousand_entities() -> dlg_core::testing::MemoryLedger {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let plain = dlg_tests::fresh_tables(&endpoint, "requests").await;
     let log = RequestLog::default();
-    let config = plain.config().clone();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk_config(&config.projection()).await)
-        .interceptor(log.clone())
-        .build();
-    let store = DynamoStore::with_client(aws_sdk_dynamodb::Client::from_conf(conf), config);
+    let tables = dlg_tests::fresh_tables_with(&endpoint, "requests", Some(&log)).await;
+    let store: &DynamoStore = &tables;
 
     // Given: a 1,000-entity dialogue in the events table, projected into the graph table.
     let memory = thousand_entities();
@@ -70,7 +66,7 @@ async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
         };
         store.append(&dialogue, &row, None).await.unwrap();
     }
-    Projector::new(&store).catch_up(&dialogue).await.unwrap();
+    Projector::new(store).catch_up(&dialogue).await.unwrap();
     let ledger = Ledger::new(
         store.clone(),
         Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
@@ -79,7 +75,7 @@ async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
     .with_projection(Projection::Stream);
 
     // The graph table's partition, measured the way DynamoDB pages it.
-    let items = graph_partition(&plain, &dialogue.to_string()).await;
+    let items = graph_partition(store, &dialogue.to_string()).await;
     let bytes: usize = items.iter().map(item_size).sum();
     let megabytes = bytes as f64 / (1024.0 * 1024.0);
     assert!(

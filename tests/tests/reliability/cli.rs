@@ -23,6 +23,8 @@ pub struct Target {
     pub sandbox: Sandbox,
     pub backend: Backend,
     prefix: String,
+    /// On DynamoDB, deletes the tables when the test ends.
+    _tables: Option<dlg_tests::DropTables>,
 }
 
 /// A failed `dlg` run: its exit code and the error kind of its JSON body.
@@ -48,10 +50,13 @@ impl std::fmt::Display for Failed {
 impl Target {
     /// A fresh ledger; on DynamoDB its tables are created with `dlg init-tables`.
     pub fn new(backend: Backend, label: &str) -> Self {
+        let prefix = dlg_tests::unique_prefix(label);
         let target = Self {
             sandbox: Sandbox::new(),
             backend,
-            prefix: dlg_tests::unique_prefix(label),
+            _tables: (backend == Backend::Dynamodb)
+                .then(|| dlg_tests::DropTables::with_prefix(dlg_tests::shared_dynamodb(), &prefix)),
+            prefix,
         };
         if backend == Backend::Dynamodb {
             target

@@ -426,7 +426,8 @@ async fn every_mutation_is_detected_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mutation_is_detected_on_dynamodb_local() {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
-    let store = dlg_tests::fresh_tables(&endpoint, "tamper").await;
+    let tables = dlg_tests::fresh_tables(&endpoint, "tamper").await;
+    let store = DynamoStore::clone(&tables);
     let ledger = Ledger::new(
         store.clone(),
         Box::new(campaign_master().clone()),

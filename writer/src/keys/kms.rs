@@ -46,10 +46,12 @@ impl KmsKeys {
     /// endpoint URL when none are set).
     pub async fn connect(config: KmsConfig) -> Self {
         let sdk = dlg_store::aws::sdk_config(&config.region, config.endpoint.as_deref()).await;
-        Self {
-            client: Client::new(&sdk),
-            config,
-        }
+        Self::with_client(Client::new(&sdk), config)
+    }
+
+    /// The provider over a client built elsewhere (with an interceptor, say).
+    pub fn with_client(client: Client, config: KmsConfig) -> Self {
+        Self { client, config }
     }
 
     /// Names the key in messages: `AWS KMS key {id}` (and the endpoint when not AWS's).
