@@ -45,7 +45,7 @@ else
   echo "fuzz: DLG_FIXTURES is not set; seeding without the shared archives" >&2
 fi
 rm -rf "$work/seeds"
-cargo run --quiet -p dlg-writer --example fuzz_seeds -- "$work/seeds" ${archives:+"$archives"}
+cargo run --quiet --example fuzz_seeds -- "$work/seeds" ${archives:+"$archives"}
 
 fuzz() {
   cargo +nightly fuzz "$1" --fuzz-dir tests/fuzz --target-dir "$work/build" --codegen-units 16 --debug-assertions "${@:2}"

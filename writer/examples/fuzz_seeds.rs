@@ -1,7 +1,7 @@
 //! Writes the seed corpora of the fuzz targets (`tests/fuzz/`): real inputs the fuzzer starts
 //! from and mutates, so it reaches past the first parse error quickly.
 //!
-//!   cargo run -p dlg-writer --example fuzz_seeds -- OUT_DIR [ARCHIVES_DIR]
+//!   cargo run --example fuzz_seeds -- OUT_DIR [ARCHIVES_DIR]
 //!
 //! - `OUT_DIR/commit/`: the encoded commits of generated dialogues (their second commit chains
 //!   onto the panel dialogue the `commit` target starts from);
