@@ -15,40 +15,13 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use dlg_core::ids::DialogueId;
 
 use crate::projection::{ProjectError, Projector};
-use dlg_store::dynamodb::{Item, commit_attributes, commit_item};
-use dlg_store::{CommitRow, EventStore, GraphStore, StoreError};
+use dlg_store::dynamodb::{Item, commit_attributes};
+use dlg_store::{CommitRow, EventStore, GraphStore};
 
 /// Attempts for a dialogue whose projection failed with a retryable error, within one invocation.
 const ATTEMPTS: u32 = 3;
 
-/// What a stream record holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
-    /// A commit of a dialogue (an INSERT of the events table).
-    Commit(DialogueId, CommitRow),
-    /// Nothing to project (a REMOVE: the events table is append-only, so `dlg audit` reports the
-    /// missing commit).
-    Ignored(&'static str),
-}
-
-/// Decodes one stream record of the events table.
-pub fn decode(record: &EventRecord) -> Result<Record, StoreError> {
-    if record.event_name == "REMOVE" {
-        return Ok(Record::Ignored(
-            "a commit was deleted from the events table",
-        ));
-    }
-    let image = &record.change.new_image;
-    if image.is_empty() {
-        return Err(StoreError::Corrupt(format!(
-            "stream record {} carries no new image: the events table's stream must be NEW_IMAGE (see infra/template.yaml)",
-            sequence_number(record).unwrap_or("without a sequence number")
-        )));
-    }
-    let item: Item = image.clone().into();
-    let (dialogue, row) = commit_item(&item)?;
-    Ok(Record::Commit(dialogue, row))
-}
+pub use dlg_store::stream::{Record, decode};
 
 /// A commit as the stream delivers it to the Lambda: an INSERT whose new image is the commit's
 /// events-table item (for replays, tests and benchmarks).

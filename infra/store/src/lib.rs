@@ -7,7 +7,9 @@
 //! - [`dynamodb`] (feature `dynamodb`): the DynamoDB backend and the tables read from the
 //!   template; [`dynamodb::DynamoProjection`] is the handle of a projector, which reaches the
 //!   events and graph tables and, by type, never the keys table;
-//! - [`aws`] (feature `aws`): the SDK configuration every AWS client shares.
+//! - [`aws`] (feature `aws`): the SDK configuration every AWS client shares;
+//! - [`stream`] (feature `stream`): decoding the events table's DynamoDB Streams records as the
+//!   Lambda receives them, without the SDK (so the fuzz targets build without it).
 //!
 //! **Architecture Invariant:** only the adapters know SQL or DynamoDB attribute values.
 
@@ -19,6 +21,8 @@ pub mod aws;
 pub mod dynamodb;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "stream")]
+pub mod stream;
 
 use std::future::Future;
 
@@ -112,6 +116,20 @@ impl CommitRow {
             bytes,
             hash,
         })
+    }
+
+    /// A commit item of the events table from its four attributes (`pk`, `sk`, `commit`,
+    /// `hash`), whichever attribute type the adapter reads them as: its dialogue and row.
+    pub fn from_item(
+        pk: &str,
+        sk: &str,
+        bytes: Vec<u8>,
+        hash: Vec<u8>,
+    ) -> StoreResult<(DialogueId, Self)> {
+        let dialogue = parse_partition_key(pk)?;
+        let number = parse_commit_key(sk)?;
+        let row = Self::from_parts(&dialogue, number, bytes, hash)?;
+        Ok((dialogue, row))
     }
 
     /// The row as the chain verifier reads it.

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use dlg_core::graph::Graph;
-use dlg_projector::stream::{Record, decode};
+use dlg_store::stream::{Record, decode};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,7 +9,7 @@ use dlg_core::graph::GraphItem;
 use dlg_core::ids::{DialogueId, EntityKind};
 use dlg_core::model::tension_is_open;
 
-use crate::{CommitRow, StoreError, StoreResult, commit_key, parse_partition_key, partition_key};
+use crate::{CommitRow, StoreError, StoreResult, commit_key, partition_key};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -47,15 +47,12 @@ pub fn commit_attributes(
 /// A commit item of the events table (as read, or as a stream record's new image): its dialogue
 /// and row.
 pub fn commit_item(item: &Item) -> StoreResult<(DialogueId, CommitRow)> {
-    let dialogue = parse_partition_key(&string(item, "pk")?)?;
-    let number = crate::parse_commit_key(&string(item, "sk")?)?;
-    let row = CommitRow::from_parts(
-        &dialogue,
-        number,
+    CommitRow::from_item(
+        &string(item, "pk")?,
+        &string(item, "sk")?,
         bytes(item, "commit")?,
         bytes(item, "hash")?,
-    )?;
-    Ok((dialogue, row))
+    )
 }
 
 pub(super) fn string(item: &Item, name: &str) -> StoreResult<String> {
