@@ -15,12 +15,11 @@ use serde_json::{Value, json};
 use dlg_core::command::{
     Command, CreateDialogue, ExpertInput, RegisterRound, RegisterVerdict, UpdateStatuses,
 };
-use dlg_core::ids::{DialogueId, EntityKind};
+use dlg_core::ids::DialogueId;
 
 use crate::keys::KeyRing;
 use crate::ledger::{Ledger, LedgerError, WriteOptions};
 use crate::read;
-use crate::render;
 use crate::report::Failure;
 use dlg_store::Store;
 
@@ -213,79 +212,10 @@ impl<S: Store + 'static> DialogueTools<S> {
             Ok(pair) => pair,
             Err(error) => return Ok(failure(error)),
         };
-        let round = args
-            .round
-            .unwrap_or_else(|| graph.latest_round().map_or(0, |r| r.saturating_add(1)));
-        let meta = graph.meta.as_ref();
-        let content = meta.and_then(|m| m.content.as_ref());
-        let title = render::text(&ring, content, "title");
-        let question = render::text(&ring, content, "question");
-        let text_of = |node: &dlg_core::graph::NodeItem, field: &str| {
-            render::text(&ring, node.content.as_ref(), field)
-        };
-        let tensions: Vec<Value> = graph
-            .open_tensions()
-            .iter()
-            .map(|t| json!({"id": t.id, "status": t.status, "round": t.round, "label": text_of(t, "label"),
-                            "description": text_of(t, "description"), "addressed_by": graph.addressed_by(t.id)}))
-            .collect();
-        let perspectives: Vec<Value> = graph
-            .entities(Some(EntityKind::Perspective), &[])
-            .iter()
-            .filter(|p| p.round < round)
-            .map(|p| json!({"id": p.id, "status": p.status, "round": p.round, "contributors": p.contributors,
-                            "label": text_of(p, "label"), "content": text_of(p, "content")}))
-            .collect();
-        let experts: Vec<Value> = graph
-            .experts
-            .values()
-            .map(|e| {
-                let said: serde_json::Map<String, Value> = e
-                    .responses
-                    .iter()
-                    .filter(|(r, _)| **r < round)
-                    .map(|(r, copy)| {
-                        (
-                            r.to_string(),
-                            json!(render::text(&ring, Some(copy), "text")),
-                        )
-                    })
-                    .collect();
-                json!({"expert": e.expert, "role": render::text(&ring, e.profile.as_ref(), "role"),
-                       "tier": e.tier, "responses": said})
-            })
-            .collect();
-        let mut markdown =
-            format!("# {title}\n\n{question}\n\n## Round {round}\n\n### Open tensions\n");
-        for t in &tensions {
-            markdown.push_str(&format!(
-                "- **{}** ({}) {}\n",
-                t["id"].as_str().unwrap_or(""),
-                t["status"].as_str().unwrap_or(""),
-                t["label"].as_str().unwrap_or("")
-            ));
-        }
-        markdown.push_str("\n### Prior perspectives\n");
-        for p in &perspectives {
-            markdown.push_str(&format!(
-                "- **{}** {} — {}\n",
-                p["id"].as_str().unwrap_or(""),
-                p["label"].as_str().unwrap_or(""),
-                p["contributors"]
-            ));
-        }
-        markdown.push_str("\n### The panel\n");
-        for e in &experts {
-            markdown.push_str(&format!(
-                "- **{}**: {}\n",
-                e["expert"].as_str().unwrap_or(""),
-                e["role"].as_str().unwrap_or("")
-            ));
-        }
-        Ok(CallToolResult::structured(json!({
-            "dialogue": dialogue, "title": title, "question": question, "round": round,
-            "open_tensions": tensions, "perspectives": perspectives, "experts": experts, "markdown": markdown,
-        })))
+        let view = read::context(&dialogue, &graph, &ring, args.round);
+        let mut body = serde_json::to_value(&view).unwrap_or_default();
+        body["markdown"] = Value::String(view.markdown());
+        Ok(CallToolResult::structured(body))
     }
 
     #[tool(
@@ -348,10 +278,7 @@ impl<S: Store + 'static> DialogueTools<S> {
             Err(result) => return Ok(result),
         };
         Ok(match self.read(&dialogue).await {
-            Ok((graph, ring)) => {
-                let opener = |copy: &dlg_core::graph::SealedCopy| ring.open(copy).ok();
-                CallToolResult::structured(dlg_core::export::dialogue_json(&graph, &opener))
-            }
+            Ok((graph, ring)) => CallToolResult::structured(read::export(&graph, &ring)),
             Err(error) => failure(error),
         })
     }

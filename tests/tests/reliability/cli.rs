@@ -163,24 +163,17 @@ impl Target {
             .unwrap();
         runtime.block_on(async {
             let store = DynamoStore::connect(config).await;
-            let mut count = 0;
-            let mut start = None;
-            loop {
-                let page = store
-                    .client()
-                    .scan()
-                    .table_name(&store.config().graph_table)
-                    .select(aws_sdk_dynamodb::types::Select::Count)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .unwrap();
-                count += page.count() as usize;
-                start = page.last_evaluated_key().cloned();
-                if start.is_none() {
-                    return count;
-                }
-            }
+            let pages = store
+                .client()
+                .scan()
+                .table_name(&store.config().graph_table)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .unwrap();
+            pages.iter().map(|page| page.count() as usize).sum()
         })
     }
 }

@@ -32,20 +32,16 @@ pub(super) async fn list<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure
     for dialogue in ledger.dialogues().await? {
         let graph = ledger.graph(&dialogue).await?;
         let ring = ledger.key_ring(&dialogue).await?;
-        let meta = graph.meta.as_ref();
-        let title = render::text(&ring, meta.and_then(|m| m.content.as_ref()), "title");
-        let status = meta.map(|m| m.status.to_string()).unwrap_or_default();
-        let open = graph.open_tensions().len();
+        let row = read::dialogue_row(&dialogue, &graph, &ring);
         table.add_row(vec![
-            dialogue.to_string(),
-            status.clone(),
-            graph.total_rounds().to_string(),
-            open.to_string(),
-            graph.checkpoint.commit.to_string(),
-            title.clone(),
+            row.dialogue.to_string(),
+            row.status.clone(),
+            row.rounds.to_string(),
+            row.open_tensions.to_string(),
+            row.commits.to_string(),
+            row.title.clone(),
         ]);
-        rows.push(json!({"dialogue": dialogue, "status": status, "rounds": graph.total_rounds(),
-                         "open_tensions": open, "commits": graph.checkpoint.commit, "title": title}));
+        rows.push(row);
     }
     let text = if rows.is_empty() {
         "no dialogues yet: create one with `dlg create` or try `dlg demo`".to_owned()
@@ -360,8 +356,7 @@ pub(super) async fn export<S: Store>(
 ) -> Result<Output, Failure> {
     let graph = ledger.graph(dialogue).await?;
     let ring = ledger.key_ring(dialogue).await?;
-    let opener = |copy: &dlg_core::graph::SealedCopy| ring.open(copy).ok();
-    let export = dlg_core::export::dialogue_json(&graph, &opener);
+    let export = read::export(&graph, &ring);
     let pretty = serde_json::to_string_pretty(&export).unwrap_or_default();
     match out {
         Some(path) => {

@@ -15,29 +15,24 @@ impl EventStore for DynamoProjection {
         // Every dialogue has commit 1; a filtered scan of the events table finds them. (At scale a
         // listing would come from a dialogue index; the template can add one without a format change.)
         let table = &self.config.events_table;
-        let mut ids = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(table)
-                .consistent_read(true)
-                .filter_expression("sk = :first")
-                .expression_attribute_values(":first", AttributeValue::S(commit_key(1)))
-                .projection_expression("pk")
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.error("list dialogues", table, e))?;
-            for item in page.items() {
-                ids.push(parse_partition_key(&string(item, "pk")?)?);
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+        let items: Vec<Item> = self
+            .client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .filter_expression("sk = :first")
+            .expression_attribute_values(":first", AttributeValue::S(commit_key(1)))
+            .projection_expression("pk")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.error("list dialogues", table, e))?;
+        let mut ids = items
+            .iter()
+            .map(|item| parse_partition_key(&string(item, "pk")?))
+            .collect::<StoreResult<Vec<_>>>()?;
         ids.sort();
         Ok(ids)
     }

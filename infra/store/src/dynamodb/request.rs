@@ -93,7 +93,7 @@ impl DynamoProjection {
         }
     }
 
-    /// Every item of partition `pk` within `range`, following pages (1 MB each).
+    /// Every item of partition `pk` within `range`, across pages.
     pub(super) async fn query_all(
         &self,
         table: &str,
@@ -122,7 +122,7 @@ impl DynamoProjection {
         self.pages(query, table).await
     }
 
-    /// Every item of a global secondary index's partition, following pages.
+    /// Every item of a global secondary index's partition, across pages.
     pub(super) async fn query_index(
         &self,
         index: &str,
@@ -142,26 +142,19 @@ impl DynamoProjection {
         self.pages(query, &format!("{table} ({what})")).await
     }
 
+    /// Every item the query answers, across its pages (1 MB each), by the SDK's paginator.
     pub(super) async fn pages(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         table: &str,
     ) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = query
-                .clone()
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.error("query", table, e))?;
-            items.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
-        }
+        query
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.error("query", table, e))
     }
 
     pub(super) async fn head(&self, pk: &str) -> StoreResult<u64> {

@@ -1,40 +1,18 @@
-//! `dlg import`: brings dialogue archives written by agent tooling (folders of markdown and JSON)
-//! into the ledger through the same commands as live registration, so validation and the chain
-//! apply. Planning reads the files and decides every command; importing runs them with
-//! idempotency keys derived from the folder, so importing the same folder again changes nothing.
+//! Planning an import: from a dialogue folder's files ([`Archive`]) to every command that
+//! importing it runs ([`Plan`]). Pure: no I/O, and never fails on content — what it cannot
+//! understand is imported as raw content and reported as a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use dlg_core::archive::{self, Block, Marker, TensionRow};
-use dlg_core::command::{Command, CreateDialogue, RegisterRound, RegisterVerdict, UpdateStatuses};
-use dlg_core::ids::{DialogueId, EntityKind, MAX_SEQ, slugify};
+use dlg_core::command::{CreateDialogue, RegisterRound};
+use dlg_core::ids::{EntityKind, MAX_SEQ, slugify};
 use dlg_core::model::{RefType, tension_is_open};
 
-use crate::ledger::{Ledger, LedgerError, WriteOptions};
-use dlg_store::Store;
-
-/// Role recorded for experts whose role the archive does not state.
-pub const UNKNOWN_ROLE: &str = "Panel member (role not recorded in the archive)";
-
-/// Everything decided for one dialogue folder, before anything is written.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub folder: PathBuf,
-    /// The folder's name: the stable part of the idempotency keys.
-    pub name: String,
-    pub create: CreateDialogue,
-    pub rounds: Vec<RegisterRound>,
-    pub final_statuses: Option<UpdateStatuses>,
-    pub verdict: Option<RegisterVerdict>,
-    /// `converged` when the archive says the panel converged.
-    pub status: Option<String>,
-    /// `file:line: message` for everything imported as raw content only.
-    pub warnings: Vec<String>,
-}
+use super::folder::Archive;
+use super::{Plan, UNKNOWN_ROLE};
 
 /// A tension as the plan tracks it: its global id and planned status.
 #[derive(Debug, Clone)]
@@ -44,47 +22,6 @@ struct PlannedTension {
     local: String,
     round: u8,
     status: &'static str,
-}
-
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
-}
-
-/// Whether a folder looks like one dialogue (has `round-N/` folders or an expert pool).
-pub fn is_dialogue_folder(path: &Path) -> bool {
-    path.join("expert-pool.json").is_file() || round_dirs(path).next().is_some()
-}
-
-fn round_dirs(folder: &Path) -> impl Iterator<Item = (u8, PathBuf)> {
-    let mut rounds: Vec<(u8, PathBuf)> = std::fs::read_dir(folder)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let round = name.strip_prefix("round-")?.parse().ok()?;
-            Some((round, e.path()))
-        })
-        .collect();
-    rounds.sort();
-    rounds.into_iter()
-}
-
-/// The dialogue folders under `path`: itself, or its subfolders that are dialogues.
-pub fn dialogue_folders(path: &Path) -> Vec<PathBuf> {
-    if is_dialogue_folder(path) {
-        return vec![path.to_owned()];
-    }
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && is_dialogue_folder(p))
-        .collect();
-    folders.sort();
-    folders
 }
 
 fn words(text: &str) -> BTreeSet<String> {
@@ -125,15 +62,22 @@ fn tension_status(word: &str) -> Option<&'static str> {
     }
 }
 
-/// Builds the plan for one dialogue folder. Never fails on content: what it cannot understand
-/// is kept as raw content and reported in `warnings`.
-pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
-    let name = folder
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| LedgerError::Request(format!("{} is not a folder", folder.display())))?;
+/// Builds the plan for one dialogue folder from its files. Never fails on content: what it
+/// cannot understand is kept as raw content and reported in `warnings`.
+pub fn plan(archive: Archive) -> Plan {
+    let Archive {
+        folder,
+        name,
+        pool,
+        tensions: tensions_md,
+        scoreboard: scoreboard_md,
+        verdict: verdict_md,
+        summaries,
+        rounds,
+        warnings: unreadable,
+    } = archive;
     let mut warnings = Vec::new();
-    let pool: Value = match read(&folder.join("expert-pool.json")) {
+    let pool: Value = match pool {
         Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
             warnings.push(format!(
                 "expert-pool.json:{}: not JSON ({e}); ignored",
@@ -143,9 +87,7 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
         }),
         None => Value::Null,
     };
-    let tensions_md = read(&folder.join("tensions.md"));
-    let scoreboard_md = read(&folder.join("scoreboard.md"));
-    let verdict_md = read(&folder.join("verdict.md"));
+    warnings.extend(unreadable);
     let table: Vec<TensionRow> = tensions_md
         .as_deref()
         .map(archive::parse_tensions)
@@ -158,7 +100,7 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
     let title = [
         tensions_md.as_deref(),
         scoreboard_md.as_deref(),
-        read(&folder.join("round-0.summary.md")).as_deref(),
+        summaries.get(&0).map(String::as_str),
     ]
     .into_iter()
     .flatten()
@@ -170,12 +112,14 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
         .map_or_else(|| title.clone(), str::to_owned);
 
     // Experts: every response file's name, with roles from panel.json where present.
-    let rounds: Vec<(u8, PathBuf)> = round_dirs(folder).collect();
     let mut experts: BTreeMap<String, Value> = BTreeMap::new();
     let mut responses: BTreeMap<u8, Vec<(String, String, String)>> = BTreeMap::new();
-    for (round, dir) in &rounds {
-        if let Some(panel) =
-            read(&dir.join("panel.json")).and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    for files in &rounds {
+        let round = &files.round;
+        if let Some(panel) = files
+            .panel
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
         {
             for member in panel.as_array().into_iter().flatten() {
                 let Some(slug) = member["name"]
@@ -199,34 +143,8 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
                     .then(|| entry["first_round"] = json!(round));
             }
         }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "md"))
-            .filter(|p| !p.to_string_lossy().ends_with(".prompt.md"))
-            .collect();
-        files.sort();
-        for file in files {
-            let stem = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let Some(slug) = slugify(&stem) else {
-                warnings.push(format!(
-                    "{}: no expert name in the file name; skipped",
-                    file.display()
-                ));
-                continue;
-            };
-            let text = match std::fs::read(&file) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(e) => {
-                    warnings.push(format!("{}: cannot read ({e}); skipped", file.display()));
-                    continue;
-                }
-            };
+        for file in &files.responses {
+            let slug = &file.slug;
             let entry = experts
                 .entry(slug.clone())
                 .or_insert_with(|| json!({"slug": slug}));
@@ -234,16 +152,11 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
                 .as_u64()
                 .is_none()
                 .then(|| entry["first_round"] = json!(round));
-            let relative = format!(
-                "round-{round}/{}",
-                file.file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            );
-            responses
-                .entry(*round)
-                .or_default()
-                .push((slug, relative, text));
+            responses.entry(*round).or_default().push((
+                slug.clone(),
+                file.relative.clone(),
+                file.text.clone(),
+            ));
         }
     }
     let create = CreateDialogue {
@@ -279,7 +192,7 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
     // Table tensions get global ids in the round they were raised, in table order.
     let mut tensions: BTreeMap<String, PlannedTension> = BTreeMap::new();
     let mut per_round: BTreeMap<u8, Vec<&TensionRow>> = BTreeMap::new();
-    let first_round = rounds.first().map_or(0, |(r, _)| *r);
+    let first_round = rounds.first().map_or(0, |r| r.round);
     for row in &table {
         per_round
             .entry(row.raised.unwrap_or(first_round))
@@ -288,16 +201,16 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
     }
     let mut known: BTreeSet<String> = BTreeSet::new();
     let mut planned_rounds = Vec::new();
-    let last_round = rounds.last().map_or(0, |(r, _)| *r);
+    let last_round = rounds.last().map_or(0, |r| r.round);
     let all_rounds: BTreeSet<u8> = rounds
         .iter()
-        .map(|(r, _)| *r)
+        .map(|r| r.round)
         .chain(per_round.keys().copied())
         .collect();
     for round in all_rounds {
         let files = responses.get(&round).cloned().unwrap_or_default();
         let mut batch = RoundBatch::new(round);
-        batch.summary = read(&folder.join(format!("round-{round}.summary.md")));
+        batch.summary = summaries.get(&round).cloned();
         batch.score = board
             .rounds
             .iter()
@@ -445,8 +358,8 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
         .unwrap_or_else(|_| unreachable!("the verdict fields are strings"))
     });
     let converged = board.converged_percent.is_some_and(|p| p >= 100.0) || verdict.is_some();
-    Ok(Plan {
-        folder: folder.to_owned(),
+    Plan {
+        folder,
         name,
         create,
         rounds: planned_rounds,
@@ -454,7 +367,7 @@ pub fn plan(folder: &Path) -> Result<Plan, LedgerError> {
         verdict,
         status: converged.then(|| "converged".to_owned()),
         warnings,
-    })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -809,141 +722,4 @@ fn archive_first_tension(text: &str) -> Option<String> {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .find(|w| w.len() >= 2 && w.starts_with('T') && w[1..].chars().all(|c| c.is_ascii_digit()))
         .map(str::to_owned)
-}
-
-/// What importing one folder did.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportSummary {
-    pub folder: String,
-    pub dialogue: String,
-    pub rounds: usize,
-    pub experts: usize,
-    /// Entities per kind (plural name).
-    pub entities: BTreeMap<String, usize>,
-    pub tensions_open: usize,
-    pub tensions_resolved: usize,
-    pub warnings: Vec<String>,
-    /// Commits appended by this import (0 when the folder was imported before).
-    pub new_commits: usize,
-    pub head: u64,
-}
-
-/// The summary a plan promises, without writing anything (`--dry-run`).
-pub fn summarize_plan(plan: &Plan) -> ImportSummary {
-    let mut entities: BTreeMap<String, usize> = BTreeMap::new();
-    for round in &plan.rounds {
-        for kind in EntityKind::ALL {
-            let count = match kind {
-                EntityKind::Perspective => round.perspectives.len(),
-                EntityKind::Recommendation => round.recommendations.len(),
-                EntityKind::Tension => round.tensions.len(),
-                EntityKind::Evidence => round.evidence.len(),
-                EntityKind::Claim => round.claims.len(),
-            };
-            *entities.entry(kind.plural().to_owned()).or_default() += count;
-        }
-    }
-    ImportSummary {
-        folder: plan.folder.display().to_string(),
-        dialogue: slugify(&plan.create.title).unwrap_or_default(),
-        rounds: plan.rounds.len(),
-        experts: plan.create.experts.len(),
-        tensions_open: 0,
-        tensions_resolved: 0,
-        entities,
-        warnings: plan.warnings.clone(),
-        new_commits: 0,
-        head: 0,
-    }
-}
-
-/// Runs a plan against the ledger with idempotency keys `import/{folder}/{step}`.
-pub async fn run<S: Store>(
-    ledger: &Ledger<S>,
-    plan: &Plan,
-    actor: &str,
-) -> Result<ImportSummary, LedgerError> {
-    let options = |step: &str| WriteOptions {
-        actor: actor.to_owned(),
-        time: None,
-        idempotency_key: Some(format!("import/{}/{step}", plan.name)),
-    };
-    let mut new_commits = 0;
-    let mut count = |replayed: bool| {
-        if !replayed {
-            new_commits += 1;
-        }
-    };
-    let created = ledger
-        .create_dialogue(&plan.create, &options("create"))
-        .await?;
-    count(created.replayed);
-    let dialogue = DialogueId::parse(&created.dialogue).map_err(LedgerError::InvalidDialogueId)?;
-    for round in &plan.rounds {
-        let step = format!("round-{}", round.round);
-        let receipt = ledger
-            .execute(
-                &dialogue,
-                &Command::RegisterRound(round.clone()),
-                &options(&step),
-            )
-            .await?;
-        count(receipt.replayed);
-    }
-    if let Some(finals) = &plan.final_statuses {
-        let receipt = ledger
-            .execute(
-                &dialogue,
-                &Command::UpdateStatuses(finals.clone()),
-                &options("final-statuses"),
-            )
-            .await?;
-        count(receipt.replayed);
-    }
-    if let Some(verdict) = &plan.verdict {
-        let receipt = ledger
-            .execute(
-                &dialogue,
-                &Command::RegisterVerdict(verdict.clone()),
-                &options("verdict"),
-            )
-            .await?;
-        count(receipt.replayed);
-    }
-    if let Some(status) = &plan.status {
-        let command = Command::ChangeDialogueStatus(dlg_core::command::ChangeDialogueStatus {
-            status: status.clone(),
-            reason: Some("imported archive: the panel converged".to_owned()),
-        });
-        let receipt = ledger
-            .execute(&dialogue, &command, &options("status"))
-            .await?;
-        count(receipt.replayed);
-    }
-    // The summary folds the stored commits here, so it does not wait for the stream projector.
-    let graph = ledger.fold(&dialogue).await?.graph;
-    let summary = graph.summary();
-    let tensions = |open: bool| {
-        graph
-            .entities(Some(EntityKind::Tension), &[])
-            .iter()
-            .filter(|n| tension_is_open(n.status) == open)
-            .count()
-    };
-    Ok(ImportSummary {
-        folder: plan.folder.display().to_string(),
-        dialogue: dialogue.to_string(),
-        rounds: summary.rounds,
-        experts: summary.experts,
-        entities: summary
-            .entities
-            .iter()
-            .map(|(kind, statuses)| (kind.clone(), statuses.values().sum()))
-            .collect(),
-        tensions_open: tensions(true),
-        tensions_resolved: tensions(false),
-        warnings: plan.warnings.clone(),
-        new_commits,
-        head: graph.checkpoint.commit,
-    })
 }
