@@ -455,15 +455,27 @@ mod tests {
         assert!(open(&key, 1, address, &sealed).is_ok());
 
         let other_key = SecretKey::generate(&mut entropy);
-        assert!(open(&other_key, 1, address, &sealed).is_err(), "wrong key");
         assert!(
-            open(&key, 2, address, &sealed).is_err(),
+            matches!(
+                open(&other_key, 1, address, &sealed),
+                Err(SealError::Open { .. })
+            ),
+            "wrong key"
+        );
+        assert!(
+            matches!(
+                open(&key, 2, address, &sealed),
+                Err(SealError::Open { key_version: 2, .. })
+            ),
             "wrong key version"
         );
         let mut flipped = sealed.clone();
         flipped.ciphertext[0] ^= 1;
         assert!(
-            open(&key, 1, address, &flipped).is_err(),
+            matches!(
+                open(&key, 1, address, &flipped),
+                Err(SealError::Open { .. })
+            ),
             "flipped ciphertext byte"
         );
         for moved in [
@@ -471,7 +483,10 @@ mod tests {
             "dialogue:d/event:3/entity:perspective/P0102",
             "dialogue:e/event:3/entity:perspective/P0101",
         ] {
-            assert!(open(&key, 1, moved, &sealed).is_err(), "moved to {moved}");
+            assert!(
+                matches!(open(&key, 1, moved, &sealed), Err(SealError::Open { ref address, .. }) if address == moved),
+                "moved to {moved}"
+            );
         }
     }
 
@@ -482,9 +497,15 @@ mod tests {
         let dialogue = DialogueId::parse("d").unwrap();
         let (key, wrapped) = master.wrap_new_key(&dialogue, 1, &mut entropy).unwrap();
         assert_eq!(master.unwrap_key(&dialogue, 1, &wrapped).unwrap(), key);
-        assert!(master.unwrap_key(&dialogue, 2, &wrapped).is_err());
+        assert!(matches!(
+            master.unwrap_key(&dialogue, 2, &wrapped),
+            Err(SealError::Unwrap { version: 2, .. })
+        ));
         let other = DialogueId::parse("e").unwrap();
-        assert!(master.unwrap_key(&other, 1, &wrapped).is_err());
+        assert!(matches!(
+            master.unwrap_key(&other, 1, &wrapped),
+            Err(SealError::Unwrap { ref dialogue, .. }) if dialogue == "e"
+        ));
         let stranger = MasterKey::new(SecretKey::generate(&mut entropy));
         assert!(matches!(
             stranger.unwrap_key(&dialogue, 1, &wrapped),

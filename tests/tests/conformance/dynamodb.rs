@@ -128,6 +128,10 @@ async fn eight_writers_race_on_one_dialogue() {
         acknowledged.extend(tally.acknowledged);
     }
     assert_eq!(acknowledged.len(), WRITERS * COMMITS_EACH);
+    assert!(
+        conflicts > 0,
+        "{WRITERS} writers of {COMMITS_EACH} commits each never lost a race: the test proved nothing"
+    );
     println!(
         "race: {} commits acknowledged, {conflicts} typed conflicts",
         acknowledged.len()
