@@ -14,6 +14,7 @@ use crate::commit::{
 use crate::error::Rejected;
 use crate::graph::Graph;
 use crate::seal::{Entropy, SecretKey};
+use crate::sign::PublicKey;
 
 /// Who appends, when, and under which key.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub struct AppendContext<'a> {
     /// The dialogue's data key and its version.
     pub key: &'a SecretKey,
     pub key_version: u32,
+    /// The key that will sign the commit, named in its header.
+    pub signer: PublicKey,
 }
 
 /// Why an append could not be prepared.
@@ -59,6 +62,7 @@ pub fn prepare(
         idempotency_key: context.idempotency_key.map(str::to_owned),
         request: Some(request_fingerprint(context.key, &command.canonical_bytes())),
         key_version: context.key_version,
+        signer: Some(context.signer),
     };
     Ok(seal_commit(
         header,

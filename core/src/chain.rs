@@ -2,15 +2,18 @@
 //!
 //! `hash(1) = blake3(genesis(dialogue) ‖ bytes(1))`, `hash(n) = blake3(hash(n-1) ‖ bytes(n))`,
 //! with `genesis(dialogue) = blake3("dlg-ledger genesis v1:" ‖ dialogue id)`. The chain covers
-//! ciphertext, so it verifies without keys and after shredding.
+//! ciphertext, so it verifies without keys and after shredding. A format 2 commit is also signed:
+//! its signer's Ed25519 signature of [`crate::sign::commit_message`]`(hash(n))` is stored beside
+//! it, so nobody without the signing key can append, rewrite or re-chain history that verifies.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::commit::Commit;
+use crate::commit::{Commit, FORMAT_VERSION};
 use crate::ids::DialogueId;
+use crate::sign::{PublicKey, Signature, Trust, commit_message};
 
 /// A 32-byte blake3 hash.
 pub type Hash = [u8; 32];
@@ -54,6 +57,8 @@ pub struct StoredCommit<'a> {
     pub bytes: &'a [u8],
     /// The hash stored beside the commit, checked against the recomputed one.
     pub recorded_hash: Option<Hash>,
+    /// The signature stored beside the commit (format 2).
+    pub signature: Option<&'a Signature>,
 }
 
 /// What is wrong at one commit.
@@ -76,6 +81,17 @@ pub enum ChainProblem {
     DigestMismatch { expected: String, computed: String },
     /// The ledger ends before the digest's commit: its tail was removed.
     Truncated { head: u64 },
+    /// A format 2 commit has no signature beside it: it was forged or its signature stripped.
+    MissingSignature { signer: String },
+    /// The signature beside a format 2 commit does not verify under the key its header names:
+    /// the commit, or the chain before it, changed after signing (or it never was signed).
+    BadSignature { signer: String },
+    /// The commit is validly signed, but by a key the verifier does not trust.
+    UntrustedSigner { signer: String },
+    /// An unsigned format 1 commit after a signed one: format 1 is only ever a ledger's prefix.
+    Downgrade,
+    /// A format 1 commit with a signature beside it, which format 1 never has.
+    UnexpectedSignature,
 }
 
 impl std::fmt::Display for ChainProblem {
@@ -107,6 +123,28 @@ impl std::fmt::Display for ChainProblem {
                 f,
                 "the ledger ends at commit {head}, before the digest's commit: its tail was removed"
             ),
+            ChainProblem::MissingSignature { signer } => write!(
+                f,
+                "the commit names signer {signer} but has no signature: it was forged or its signature removed"
+            ),
+            ChainProblem::BadSignature { signer } => write!(
+                f,
+                "the signature does not verify under signer {signer}: the commit or the history before it changed after signing"
+            ),
+            ChainProblem::UntrustedSigner { signer } => write!(
+                f,
+                "the commit is signed by {signer}, which is not a trusted signing key"
+            ),
+            ChainProblem::Downgrade => write!(
+                f,
+                "an unsigned format 1 commit follows signed ones: it was not written by dlg"
+            ),
+            ChainProblem::UnexpectedSignature => {
+                write!(
+                    f,
+                    "a format 1 commit carries a signature, which format 1 never has"
+                )
+            }
         }
     }
 }
@@ -130,27 +168,45 @@ pub struct ChainHead {
     pub hash: Hash,
     /// The next event sequence number.
     pub next_seq: u64,
+    /// How many commits are unsigned format 1 (always a prefix of the ledger).
+    pub unsigned: u64,
+    /// The keys that signed the format 2 commits, in the order they first appear.
+    pub signers: Vec<PublicKey>,
 }
 
-/// Verifies a dialogue's commits, given in ascending storage order, and returns the head.
-/// Reports the first commit at which anything is wrong.
+/// Verifies a dialogue's commits, given in ascending storage order, and returns the head:
+/// links, numbering and every signature, by whichever key each commit names
+/// ([`Trust::Unpinned`]). Reports the first commit at which anything is wrong.
 pub fn verify<'a>(
     dialogue: &DialogueId,
     commits: impl IntoIterator<Item = StoredCommit<'a>>,
 ) -> Result<ChainHead, ChainError> {
-    verify_with(dialogue, commits, |_, _| {})
+    verify_with(dialogue, commits, &Trust::Unpinned, |_, _| {})
 }
 
-/// Like [`verify`], calling `on_link(commit number, hash)` for every commit that verifies.
+/// Like [`verify`], accepting only signatures by keys `trust` accepts.
+pub fn verify_trusted<'a>(
+    dialogue: &DialogueId,
+    commits: impl IntoIterator<Item = StoredCommit<'a>>,
+    trust: &Trust,
+) -> Result<ChainHead, ChainError> {
+    verify_with(dialogue, commits, trust, |_, _| {})
+}
+
+/// Like [`verify_trusted`], calling `on_link(commit number, hash)` for every commit that
+/// verifies.
 pub fn verify_with<'a>(
     dialogue: &DialogueId,
     commits: impl IntoIterator<Item = StoredCommit<'a>>,
+    trust: &Trust,
     mut on_link: impl FnMut(u64, &Hash),
 ) -> Result<ChainHead, ChainError> {
     let mut head = ChainHead {
         commit: 0,
         hash: genesis(dialogue),
         next_seq: 1,
+        unsigned: 0,
+        signers: Vec::new(),
     };
     for stored in commits {
         let expected = head.commit + 1;
@@ -216,12 +272,38 @@ pub fn verify_with<'a>(
                 },
             );
         }
+        match &commit.header.signer {
+            Some(signer) => {
+                let named = || signer.to_string();
+                let Some(signature) = stored.signature else {
+                    return fail(expected, ChainProblem::MissingSignature { signer: named() });
+                };
+                if commit.header.format != FORMAT_VERSION
+                    || !signer.verifies(&commit_message(&hash), signature)
+                {
+                    return fail(expected, ChainProblem::BadSignature { signer: named() });
+                }
+                if !trust.accepts(signer) {
+                    return fail(expected, ChainProblem::UntrustedSigner { signer: named() });
+                }
+                if !head.signers.contains(signer) {
+                    head.signers.push(*signer);
+                }
+            }
+            None => {
+                if stored.signature.is_some() {
+                    return fail(expected, ChainProblem::UnexpectedSignature);
+                }
+                if !head.signers.is_empty() {
+                    return fail(expected, ChainProblem::Downgrade);
+                }
+                head.unsigned += 1;
+            }
+        }
         on_link(expected, &hash);
-        head = ChainHead {
-            commit: expected,
-            hash,
-            next_seq: commit.next_seq(),
-        };
+        head.commit = expected;
+        head.hash = hash;
+        head.next_seq = commit.next_seq();
     }
     Ok(head)
 }
@@ -231,9 +313,10 @@ pub fn verify_with<'a>(
 pub fn verify_against<'a>(
     digest: &Digest,
     commits: impl IntoIterator<Item = StoredCommit<'a>>,
+    trust: &Trust,
 ) -> Result<ChainHead, ChainError> {
     let mut at_digest = None;
-    let result = verify_with(&digest.dialogue, commits, |number, hash| {
+    let result = verify_with(&digest.dialogue, commits, trust, |number, hash| {
         if number == digest.commit {
             at_digest = Some(*hash);
         }

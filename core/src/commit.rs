@@ -11,9 +11,14 @@ use crate::chain::{self, Hash};
 use crate::event::{EVENT_VERSION, EventBody, NewEvent, canonical_address};
 use crate::ids::DialogueId;
 use crate::seal::{self, Entropy, SealError, Sealed, SecretKey};
+use crate::sign::PublicKey;
 
-/// Version of the commit encoding written today.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version of the commit encoding written today: 2, signed commits (`docs/format.md`).
+pub const FORMAT_VERSION: u16 = 2;
+
+/// The first format: the same bytes without a `signer`, and no signature beside the commit.
+/// Still read and verified; never written.
+pub const UNSIGNED_FORMAT: u16 = 1;
 
 /// Largest encoded commit accepted, in bytes, by every backend. DynamoDB caps an item at
 /// 400 KB (409,600 bytes) including attribute names and the other attributes of the commit item;
@@ -46,6 +51,10 @@ pub struct CommitHeader {
     pub request: Option<String>,
     /// Version of the dialogue's data key that sealed the content.
     pub key_version: u32,
+    /// The public key whose signature is stored beside the commit (format 2; absent in
+    /// format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<PublicKey>,
 }
 
 /// One event as stored: sequence number, schema version, clear structure and sealed content.
@@ -167,11 +176,23 @@ impl Commit {
     pub fn decode(bytes: &[u8]) -> Result<Commit, CommitError> {
         let commit: Commit =
             serde_json::from_slice(bytes).map_err(|e| CommitError::Malformed(e.to_string()))?;
-        if commit.header.format != FORMAT_VERSION {
-            return Err(CommitError::Malformed(format!(
-                "format version {} (this build reads {FORMAT_VERSION})",
-                commit.header.format
-            )));
+        match (commit.header.format, &commit.header.signer) {
+            (FORMAT_VERSION, Some(_)) | (UNSIGNED_FORMAT, None) => {}
+            (FORMAT_VERSION, None) => {
+                return Err(CommitError::Malformed(
+                    "a format 2 commit must name its signer".to_owned(),
+                ));
+            }
+            (UNSIGNED_FORMAT, Some(_)) => {
+                return Err(CommitError::Malformed(
+                    "a format 1 commit has no signer".to_owned(),
+                ));
+            }
+            (other, _) => {
+                return Err(CommitError::Malformed(format!(
+                    "format version {other} (this build reads {UNSIGNED_FORMAT} and {FORMAT_VERSION}): upgrade dlg"
+                )));
+            }
         }
         if commit.events.is_empty() {
             return Err(CommitError::Empty);
@@ -268,6 +289,18 @@ pub struct EncodedCommit {
     pub bytes: Vec<u8>,
     /// `blake3(previous hash ‖ bytes)`.
     pub hash: Hash,
+    /// The signature of [`crate::sign::commit_message`]`(hash)` by the header's signer: set by
+    /// whoever holds the signing key ([`EncodedCommit::sign_with`], or the writer's asynchronous
+    /// signer), never by [`seal_commit`].
+    pub signature: Option<crate::sign::Signature>,
+}
+
+impl EncodedCommit {
+    /// Signs the commit with a local key (tests, benchmarks, tools holding the key in memory).
+    pub fn sign_with(mut self, signer: &crate::sign::LocalSigner) -> Self {
+        self.signature = Some(signer.sign_now(&crate::sign::commit_message(&self.hash)));
+        self
+    }
 }
 
 /// Numbers, seals and encodes decided events as the commit after `head`.
@@ -318,13 +351,14 @@ pub fn seal_commit(
         commit,
         bytes,
         hash,
+        signature: None,
     })
 }
 
 fn validate_header(header: &CommitHeader) -> Result<(), CommitError> {
-    if header.format != FORMAT_VERSION {
+    if header.format != FORMAT_VERSION || header.signer.is_none() {
         return Err(CommitError::Header(format!(
-            "format must be {FORMAT_VERSION}"
+            "format must be {FORMAT_VERSION}, with a signer"
         )));
     }
     if header.commit == 0 || header.first_seq == 0 {

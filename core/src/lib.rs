@@ -2,7 +2,7 @@
 //!
 //! The domain of DOMAIN.md ([`ids`], [`model`]), commands and their validation ([`command`],
 //! [`error`]), events ([`event`]), the commit format ([`commit`]), sealing and the key hierarchy
-//! ([`seal`]), the hash chain ([`chain`]), the projection fold ([`graph`]) and the queries people
+//! ([`seal`]), commit signatures ([`sign`]), the hash chain ([`chain`]), the projection fold ([`graph`]) and the queries people
 //! and tools ask of it ([`query`]).
 //!
 //! **Architecture Invariant:** this crate performs no I/O, never reads the clock and never draws
@@ -23,6 +23,7 @@ pub mod ids;
 pub mod model;
 pub mod query;
 pub mod seal;
+pub mod sign;
 // Test helpers (seeded entropy, an in-memory ledger, random dialogues), behind the `testing`
 // feature so they are never part of a release build.
 #[cfg(feature = "testing")]

@@ -34,6 +34,12 @@ use crate::commit::{CommitHeader, EncodedCommit, FORMAT_VERSION, seal_commit};
 use crate::graph::{ApplyOutcome, Graph};
 use crate::ids::DialogueId;
 use crate::seal::SecretKey;
+use crate::sign::{LocalSigner, Signer as _};
+
+/// The signing key test ledgers sign with, from a fixed seed (predictable: tests only).
+pub fn test_signer() -> LocalSigner {
+    LocalSigner::from_seed(&[0x5e; 32], "test signing key")
+}
 
 /// An in-memory ledger of one dialogue for tests: commits appended through the real
 /// decide → seal → encode path and folded into the graph.
@@ -47,6 +53,8 @@ pub struct MemoryLedger {
     pub key: SecretKey,
     /// Entropy for nonces.
     pub entropy: TestEntropy,
+    /// The key every commit is signed with ([`test_signer`]).
+    pub signer: LocalSigner,
     /// Each command [`MemoryLedger::run`] stored, with the receipt the writer answered: what was
     /// asked and acknowledged, for oracles that must not depend on the fold.
     pub history: Vec<(Command, Receipt)>,
@@ -69,6 +77,7 @@ impl MemoryLedger {
             graph: Graph::new(dialogue),
             key,
             entropy,
+            signer: test_signer(),
             history: Vec::new(),
             clock: 0,
         };
@@ -105,10 +114,12 @@ impl MemoryLedger {
             idempotency_key: idempotency_key.map(str::to_owned),
             request: None,
             key_version: 1,
+            signer: Some(self.signer.public_key()),
         }
     }
 
     fn store(&mut self, encoded: EncodedCommit) -> Receipt {
+        let encoded = encoded.sign_with(&self.signer);
         match self.graph.apply(&encoded.bytes) {
             Ok(ApplyOutcome::Applied(_)) => {}
             other => panic!("a freshly built commit must apply, got {other:?}"),
@@ -127,6 +138,7 @@ impl MemoryLedger {
             idempotency_key: None,
             key: &self.key,
             key_version: 1,
+            signer: self.signer.public_key(),
         };
         let encoded = prepare(&self.graph, command, &context, &mut self.entropy)?;
         let receipt = self.store(encoded);
@@ -137,6 +149,11 @@ impl MemoryLedger {
     /// The stored bytes of every commit.
     pub fn bytes(&self) -> Vec<&[u8]> {
         self.commits.iter().map(|c| c.bytes.as_slice()).collect()
+    }
+
+    /// The signature stored beside every commit.
+    pub fn signatures(&self) -> Vec<Option<crate::sign::Signature>> {
+        self.commits.iter().map(|c| c.signature).collect()
     }
 
     /// The recorded hash of every commit.

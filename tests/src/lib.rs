@@ -775,3 +775,9 @@ pub async fn graph_partition(
         .await
         .unwrap_or_else(|e| panic!("the graph partition of {dialogue} is read: {e:?}"))
 }
+
+/// The signing key test ledgers sign with (`dlg_core::testing::test_signer`, boxed for
+/// `Ledger::with_signer`).
+pub fn signer() -> Box<dyn dlg_core::sign::Signer> {
+    Box::new(dlg_core::testing::test_signer())
+}

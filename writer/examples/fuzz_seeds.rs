@@ -68,6 +68,7 @@ fn accepted_commands(commands: &[Command]) -> usize {
             idempotency_key: None,
             key: &key,
             key_version: 1,
+            signer: dlg_core::sign::Signer::public_key(&dlg_core::testing::test_signer()),
         };
         if let Ok(encoded) = prepare(&graph, command, &context, &mut entropy)
             && graph.apply(&encoded.bytes).is_ok()
@@ -95,11 +96,7 @@ fn commit_seeds(out: &Path) -> Result<usize> {
             let number = encoded.commit.header.commit;
             let name = format!("{pick:016x}-{number}");
             write(&out.join("commit"), &name, &encoded.bytes)?;
-            let row = CommitRow {
-                number,
-                bytes: encoded.bytes.clone(),
-                hash: encoded.hash,
-            };
+            let row = CommitRow::of(encoded);
             let record = record_of(&ledger.graph.dialogue, &row, &format!("{number:021}"));
             let event = serde_json::to_vec(&json!({ "Records": [record] }))?;
             write(&out.join("stream_record"), &name, &event)?;

@@ -1,6 +1,9 @@
-//! `dlg audit`: replay a dialogue and prove it unaltered. Verifies the chain (and a digest if
-//! given), opens every sealed field with its associated data, rebuilds the graph in memory and
-//! diffs it against the stored graph. Read-only: it never repairs what it finds.
+//! `dlg audit`: replay a dialogue and prove it unaltered. Verifies the chain and every commit's
+//! signature (against pinned keys, or naming the keys it found), a digest or signed checkpoint
+//! if given and the writer's own high-water mark if it keeps one; opens every sealed field with
+//! its associated data when a master key is at hand (without one, content is reported as not
+//! checked); rebuilds the graph in memory and diffs it against the stored graph. Read-only: it
+//! never repairs what it finds.
 
 use serde::Serialize;
 
@@ -8,6 +11,7 @@ use dlg_core::chain::{self, Digest};
 use dlg_core::commit::Commit;
 use dlg_core::graph::{Drift, Graph, diff_items};
 use dlg_core::ids::DialogueId;
+use dlg_core::sign::Trust;
 
 use crate::ledger::{Ledger, LedgerError};
 use dlg_store::{CommitRow, Store};
@@ -36,6 +40,24 @@ pub enum ProblemKind {
     BadCiphertext,
     /// The stored graph differs from a rebuild from the events.
     ProjectionDrift,
+    /// A format 2 commit has no signature.
+    MissingSignature,
+    /// A commit's signature does not verify under the key its header names.
+    BadSignature,
+    /// A commit is signed by a key that is not pinned (`--trust`).
+    UntrustedSigner,
+    /// An unsigned format 1 commit follows signed ones.
+    Downgrade,
+    /// A format 1 commit carries a signature.
+    UnexpectedSignature,
+    /// The store ends before a checkpoint's (or the writer's high-water mark's) commit.
+    RolledBack,
+    /// The store's commit at a checkpoint (or high-water mark) is not the one checkpointed.
+    Forked,
+    /// A checkpointed dialogue is not in the store at all.
+    MissingDialogue,
+    /// A checkpoint's signature does not verify under a trusted key.
+    BadCheckpoint,
 }
 
 impl ProblemKind {
@@ -51,6 +73,11 @@ impl ProblemKind {
             P::BrokenLink { .. } => Self::BrokenLink,
             P::DigestMismatch { .. } => Self::DigestMismatch,
             P::Truncated { .. } => Self::Truncated,
+            P::MissingSignature { .. } => Self::MissingSignature,
+            P::BadSignature { .. } => Self::BadSignature,
+            P::UntrustedSigner { .. } => Self::UntrustedSigner,
+            P::Downgrade => Self::Downgrade,
+            P::UnexpectedSignature => Self::UnexpectedSignature,
         }
     }
 
@@ -67,6 +94,15 @@ impl ProblemKind {
             Self::Truncated => "truncated",
             Self::BadCiphertext => "bad_ciphertext",
             Self::ProjectionDrift => "projection_drift",
+            Self::MissingSignature => "missing_signature",
+            Self::BadSignature => "bad_signature",
+            Self::UntrustedSigner => "untrusted_signer",
+            Self::Downgrade => "downgrade",
+            Self::UnexpectedSignature => "unexpected_signature",
+            Self::RolledBack => "rolled_back",
+            Self::Forked => "forked",
+            Self::MissingDialogue => "missing_dialogue",
+            Self::BadCheckpoint => "bad_checkpoint",
         }
     }
 }
@@ -97,6 +133,16 @@ pub struct AuditReport {
     pub sealed_fields_opened: u64,
     /// True when the dialogue's keys were deleted: content is reported, not opened.
     pub shredded: bool,
+    /// Whether sealed content was opened (false without a master key, or after shredding).
+    pub content_checked: bool,
+    /// The keys that signed the verified commits (hex), in order of first appearance.
+    pub signers: Vec<String>,
+    /// Whether the signers were checked against pinned keys (`--trust`).
+    pub pinned: bool,
+    /// Commits in the unsigned format 1 (a prefix written before format 2).
+    pub unsigned_commits: u64,
+    /// The commit a digest or checkpoint was verified at, if one was given.
+    pub verified_at: Option<u64>,
     pub problems: Vec<Problem>,
     /// Things worth knowing that are not tampering (a projection that is behind).
     pub warnings: Vec<String>,
@@ -109,41 +155,160 @@ impl AuditReport {
     }
 }
 
+/// What an audit checks against besides the store itself.
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// A digest the auditor kept (`dlg digest`), or the statement of a verified checkpoint.
+    pub digest: Option<Digest>,
+    /// Whether `digest` comes from a signed checkpoint: a store behind it is reported as
+    /// `rolled_back`, one that differs at it as `forked`.
+    pub from_checkpoint: bool,
+    /// The signing keys accepted.
+    pub trust: Trust,
+}
+
 impl<S: Store> Ledger<S> {
-    /// Audits one dialogue, optionally against a digest kept earlier.
+    /// The keys named by the dialogue's commits, in order of first appearance.
+    pub async fn signers_of(
+        &self,
+        dialogue: &DialogueId,
+    ) -> Result<Vec<dlg_core::sign::PublicKey>, LedgerError> {
+        let rows = self.store().commits(dialogue, 1).await?;
+        Ok(crate::cli::signers_in(&rows))
+    }
+
+    /// Audits one dialogue, optionally against a digest or checkpoint kept earlier.
     pub async fn audit(
         &self,
         dialogue: &DialogueId,
-        digest: Option<&Digest>,
+        options: &AuditOptions,
     ) -> Result<AuditReport, LedgerError> {
         let rows = self.store().commits(dialogue, 1).await?;
-        if rows.is_empty() {
-            return Err(LedgerError::NotFound(dialogue.clone()));
-        }
+        let mark = match self.heads() {
+            Some(heads) => heads.get(dialogue)?,
+            None => None,
+        };
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
+        if rows.is_empty() {
+            let held = options
+                .digest
+                .as_ref()
+                .filter(|d| &d.dialogue == dialogue)
+                .or(mark.as_ref());
+            let Some(held) = held else {
+                return Err(LedgerError::NotFound(dialogue.clone()));
+            };
+            problems.push(Problem {
+                commit: held.commit,
+                kind: ProblemKind::MissingDialogue,
+                detail: format!(
+                    "the dialogue is not in the store, but {} holds it up to commit {}: it was deleted",
+                    if options.digest.is_some() { "the checkpoint" } else { "this writer's high-water mark" },
+                    held.commit
+                ),
+            });
+            return Ok(AuditReport {
+                dialogue: dialogue.to_string(),
+                commits: 0,
+                events: 0,
+                head: String::new(),
+                sealed_fields_opened: 0,
+                shredded: false,
+                content_checked: false,
+                signers: Vec::new(),
+                pinned: matches!(options.trust, Trust::Pinned(_)),
+                unsigned_commits: 0,
+                verified_at: None,
+                problems,
+                warnings,
+            });
+        }
 
-        // 1. The chain, over the bytes as stored.
+        // 1. The chain and its signatures, over the bytes as stored.
         let stored = rows.iter().map(CommitRow::as_stored);
-        let verified = match digest {
-            Some(digest) => chain::verify_against(digest, stored),
-            None => chain::verify(dialogue, stored),
+        let verified = match &options.digest {
+            Some(digest) => chain::verify_against(digest, stored, &options.trust),
+            None => chain::verify_trusted(dialogue, stored, &options.trust),
         };
         let verified_upto = match &verified {
             Ok(head) => head.commit,
             Err(error) => {
+                let mut kind = ProblemKind::of(&error.problem);
+                if options.from_checkpoint {
+                    kind = match kind {
+                        ProblemKind::Truncated => ProblemKind::RolledBack,
+                        ProblemKind::DigestMismatch => ProblemKind::Forked,
+                        other => other,
+                    };
+                }
                 problems.push(Problem {
                     commit: error.commit,
-                    kind: ProblemKind::of(&error.problem),
+                    kind,
                     detail: error.problem.to_string(),
                 });
                 error.commit.saturating_sub(1)
             }
         };
+        // The writer's own high-water mark, when this data directory keeps one.
+        if let Some(mark) = &mark {
+            match rows.iter().find(|r| r.number == mark.commit) {
+                None => problems.push(Problem {
+                    commit: mark.commit,
+                    kind: ProblemKind::RolledBack,
+                    detail: format!(
+                        "this writer wrote commit {} (hash {}), but the store ends at commit {}: it was rolled back or truncated",
+                        mark.commit,
+                        chain::to_hex(&mark.hash),
+                        rows.last().map_or(0, |r| r.number)
+                    ),
+                }),
+                Some(row) if row.hash != mark.hash => problems.push(Problem {
+                    commit: mark.commit,
+                    kind: ProblemKind::Forked,
+                    detail: format!(
+                        "the commit stored here is not the one this writer wrote (hash {}): history was rewritten",
+                        chain::to_hex(&mark.hash)
+                    ),
+                }),
+                Some(_) => {}
+            }
+        }
+        let (signers, unsigned_commits) = match &verified {
+            Ok(head) => (
+                head.signers.iter().map(ToString::to_string).collect(),
+                head.unsigned,
+            ),
+            Err(_) => (Vec::new(), 0),
+        };
+        let pinned = matches!(options.trust, Trust::Pinned(_));
+        if verified.is_ok() && !pinned && !signers.is_empty() {
+            warnings.push(format!(
+                "signatures verified against {}, which no --trust pinned: pin the writer's key (`dlg signer`) to prove who signed",
+                signers.join(", ")
+            ));
+        }
+        if unsigned_commits > 0 {
+            warnings.push(format!(
+                "commits 1–{unsigned_commits} are unsigned format 1 (written before signatures): their chain verifies, but only the signatures after them vouch for who wrote them"
+            ));
+        }
 
-        // 2. Every sealed field opens under its address.
-        let ring = self.key_ring(dialogue).await?;
-        let shredded = ring.is_empty();
+        // 2. Every sealed field opens under its address (when a master key is at hand).
+        // Whether the keys were shredded is known without a master key.
+        let shredded = self.store().wrapped_keys(dialogue).await?.is_empty();
+        let ring = if shredded {
+            None
+        } else if self.has_content_keys() {
+            Some(self.key_ring(dialogue).await?)
+        } else {
+            warnings.push(
+                "content not checked: no master key (chain, signatures and projection were verified)"
+                    .to_owned(),
+            );
+            None
+        };
+        let ring = ring.unwrap_or_default();
         let mut opened = 0;
         let mut events = 0;
         for row in &rows {
@@ -158,7 +323,7 @@ impl<S: Store> Ledger<S> {
                 continue;
             };
             events += commit.events.len() as u64;
-            if shredded {
+            if shredded || !self.has_content_keys() {
                 continue;
             }
             let Some(key) = ring.get(commit.header.key_version) else {
@@ -255,6 +420,11 @@ impl<S: Store> Ledger<S> {
             head,
             sealed_fields_opened: opened,
             shredded,
+            content_checked: self.has_content_keys() && !shredded,
+            signers,
+            pinned,
+            unsigned_commits,
+            verified_at: options.digest.as_ref().map(|d| d.commit),
             problems,
             warnings,
         })

@@ -72,7 +72,7 @@ pub async fn run<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure> {
         as_of: None,
     };
     let graph = cli::graph(ledger, &dialogue, request).await?;
-    let audit = cli::audit(ledger, Some(dialogue.as_str()), None).await?;
+    let audit = cli::audit(ledger, Some(dialogue.as_str()), None, &[]).await?;
     let text = format!(
         "Recorded dialogue `{dialogue}` in {} commits.\n\nTensions:\n{}\n\nGraph around T0001 (2 hops):\n{}\nAudit:\n{}\n\nTry: dlg show {dialogue} · dlg graph {dialogue} --format mermaid · dlg log {dialogue} · dlg export {dialogue}",
         receipts.len(),

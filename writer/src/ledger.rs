@@ -14,7 +14,10 @@ use dlg_core::ids::{DialogueId, EntityId};
 use dlg_core::model::RefType;
 use dlg_core::query::{Direction, Neighbour, edge_key_prefix, neighbours_from_items};
 use dlg_core::seal::{KeyProvider, SealError};
+use dlg_core::sign::{PublicKey, SignError, Signer, Trust, commit_message, sign_checked};
 
+use crate::checkpoint::CheckpointError;
+use crate::heads::{Heads, HeadsError};
 use crate::keys::{KeyFileError, KeyRing, OsEntropy};
 use dlg_projector::projection::{ProjectError, Projector};
 use dlg_store::{CommitRow, Store, StoreError};
@@ -135,6 +138,50 @@ pub enum LedgerError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This ledger was opened without a signing key, so it cannot append.
+    #[error(
+        "no signing key: commits are signed (format 2); open the ledger with the local signing key or --signing-kms-key"
+    )]
+    NoSigner,
+    /// The signing key (a file, or KMS) could not sign; nothing was written.
+    #[error(transparent)]
+    Signing(#[from] SignError),
+    /// This ledger was opened without a master key, so content cannot be opened or written.
+    #[error(
+        "no master key: this command needs the content key (the data directory's master.key, or --kms-key); audit, digest, checkpoint and signer work without it"
+    )]
+    NoContentKey,
+    /// The store holds less of the dialogue than this writer already wrote: commits were removed
+    /// or an older copy of the store was put back. Nothing is appended onto it.
+    #[error(
+        "dialogue `{dialogue}` is behind this writer: it wrote commit {mark} (hash {hash}), but the store ends at commit {head}; the store was rolled back or truncated — restore it from a backup and run `dlg audit {dialogue}`, or compare with the checkpoints auditors hold"
+    )]
+    RolledBack {
+        dialogue: DialogueId,
+        mark: u64,
+        hash: String,
+        head: u64,
+    },
+    /// The store's commit at this writer's high-water mark is not the one it wrote.
+    #[error(
+        "dialogue `{dialogue}` forked from this writer's history: commit {commit} in the store is not the commit it wrote (hash {hash}); history was rewritten — run `dlg audit {dialogue}` and restore from a backup"
+    )]
+    Forked {
+        dialogue: DialogueId,
+        commit: u64,
+        hash: String,
+    },
+    /// The dialogue this writer appended to is gone from the store.
+    #[error(
+        "dialogue `{dialogue}` was deleted from the store: this writer wrote it up to commit {mark}; restore it from a backup (`dlg audit` reports it as missing)"
+    )]
+    Deleted { dialogue: DialogueId, mark: u64 },
+    /// The writer's high-water marks cannot be read or written.
+    #[error(transparent)]
+    Heads(#[from] HeadsError),
+    /// A checkpoint file cannot be used.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 impl From<ProjectError> for LedgerError {
@@ -185,13 +232,20 @@ pub enum Projection {
     Stream,
 }
 
-/// The ledger over one store and one key provider.
+/// The ledger over one store, one key provider and one signer.
 pub struct Ledger<S> {
     store: S,
     projection: Projection,
-    keys: Box<dyn KeyProvider>,
+    /// The master key provider; `None` for a keyless audit.
+    keys: Option<Box<dyn KeyProvider>>,
     /// Names the master key in messages (a file path, a KMS key id).
     key_source: String,
+    /// Signs every commit; `None` for a ledger that only reads and audits.
+    signer: Option<Box<dyn Signer>>,
+    /// Signing keys trusted besides the signer's own (rotated keys, other writers).
+    trusted: Vec<PublicKey>,
+    /// The writer's high-water marks, outside the store.
+    heads: Option<Heads>,
 }
 
 impl<S> std::fmt::Debug for Ledger<S> {
@@ -215,9 +269,78 @@ impl<S: Store> Ledger<S> {
         Self {
             store,
             projection: Projection::Inline,
-            keys,
+            keys: Some(keys),
             key_source: key_source.into(),
+            signer: None,
+            trusted: Vec::new(),
+            heads: None,
         }
+    }
+
+    /// A ledger with no master key: it verifies chains, signatures and checkpoints, and reports
+    /// content as not checked.
+    pub fn without_content_keys(store: S) -> Self {
+        Self {
+            store,
+            projection: Projection::Inline,
+            keys: None,
+            key_source: "no master key".to_owned(),
+            signer: None,
+            trusted: Vec::new(),
+            heads: None,
+        }
+    }
+
+    /// The same ledger signing its commits with `signer`.
+    pub fn with_signer(mut self, signer: Box<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The same ledger trusting `keys` besides its own signer.
+    pub fn with_trusted(mut self, keys: Vec<PublicKey>) -> Self {
+        self.trusted = keys;
+        self
+    }
+
+    /// The same ledger keeping high-water marks in `heads`.
+    pub fn with_heads(mut self, heads: Heads) -> Self {
+        self.heads = Some(heads);
+        self
+    }
+
+    /// The signer, if this ledger may append.
+    pub fn signer(&self) -> Option<&dyn Signer> {
+        self.signer.as_deref()
+    }
+
+    /// Whether sealed content can be opened (a master key is configured).
+    pub fn has_content_keys(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// The keys trusted besides the signer's own.
+    pub fn trusted(&self) -> &[PublicKey] {
+        &self.trusted
+    }
+
+    /// The signing keys this writer accepts under the history it appends to: its own and the
+    /// trusted ones; with neither, any key whose signature verifies.
+    pub fn trust(&self) -> Trust {
+        let mut keys = self.trusted.clone();
+        if let Some(signer) = &self.signer {
+            keys.push(signer.public_key());
+        }
+        if keys.is_empty() {
+            Trust::Unpinned
+        } else {
+            Trust::Pinned(keys)
+        }
+    }
+
+    /// The high-water marks, if kept.
+    pub fn heads(&self) -> Option<&Heads> {
+        self.heads.as_ref()
     }
 
     /// The same ledger with the graph kept current by `projection`.
@@ -241,18 +364,29 @@ impl<S: Store> Ledger<S> {
         Ok(self.store.dialogues().await?)
     }
 
-    /// Reads, verifies and folds a dialogue's commits. Fails with `NotFound` for no commits.
+    /// Reads, verifies (links, signatures by trusted keys, the high-water mark) and folds a
+    /// dialogue's commits. Fails with `NotFound` for no commits.
     pub async fn fold(&self, dialogue: &DialogueId) -> Result<Folded, LedgerError> {
         let rows = self.store.commits(dialogue, 1).await?;
         if rows.is_empty() {
+            if let Some(mark) = self.mark(dialogue)? {
+                return Err(LedgerError::Deleted {
+                    dialogue: dialogue.clone(),
+                    mark: mark.commit,
+                });
+            }
             return Err(LedgerError::NotFound(dialogue.clone()));
         }
-        chain::verify(dialogue, rows.iter().map(CommitRow::as_stored)).map_err(|error| {
-            LedgerError::Tampered {
-                dialogue: dialogue.clone(),
-                error,
-            }
+        chain::verify_trusted(
+            dialogue,
+            rows.iter().map(CommitRow::as_stored),
+            &self.trust(),
+        )
+        .map_err(|error| LedgerError::Tampered {
+            dialogue: dialogue.clone(),
+            error,
         })?;
+        self.check_mark(dialogue, &rows)?;
         let graph = Graph::rebuild(dialogue.clone(), rows.iter().map(|r| r.bytes.as_slice()))
             .map_err(|error| LedgerError::Unfoldable {
                 dialogue: dialogue.clone(),
@@ -261,13 +395,56 @@ impl<S: Store> Ledger<S> {
         Ok(Folded { rows, graph })
     }
 
+    /// The writer's high-water mark of a dialogue.
+    fn mark(&self, dialogue: &DialogueId) -> Result<Option<Digest>, LedgerError> {
+        match &self.heads {
+            Some(heads) => Ok(heads.get(dialogue)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Refuses a store that is behind, or forked from, what this writer wrote.
+    fn check_mark(&self, dialogue: &DialogueId, rows: &[CommitRow]) -> Result<(), LedgerError> {
+        let Some(mark) = self.mark(dialogue)? else {
+            return Ok(());
+        };
+        let head = rows.last().map_or(0, |r| r.number);
+        match rows.iter().find(|r| r.number == mark.commit) {
+            None => Err(LedgerError::RolledBack {
+                dialogue: dialogue.clone(),
+                mark: mark.commit,
+                hash: chain::to_hex(&mark.hash),
+                head,
+            }),
+            Some(row) if row.hash != mark.hash => Err(LedgerError::Forked {
+                dialogue: dialogue.clone(),
+                commit: mark.commit,
+                hash: chain::to_hex(&mark.hash),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Every dialogue the store holds, and those this writer wrote that it no longer holds.
+    pub async fn dialogues_and_marks(&self) -> Result<Vec<DialogueId>, LedgerError> {
+        let mut all = self.store.dialogues().await?;
+        if let Some(heads) = &self.heads {
+            all.extend(heads.dialogues()?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
     /// The dialogue's key ring (empty after shredding).
     pub async fn key_ring(&self, dialogue: &DialogueId) -> Result<KeyRing, LedgerError> {
+        let Some(provider) = &self.keys else {
+            return Err(LedgerError::NoContentKey);
+        };
         let wrapped = self.store.wrapped_keys(dialogue).await?;
         let mut keys = BTreeMap::new();
         for (version, wrapped) in wrapped {
-            let key = self
-                .keys
+            let key = provider
                 .unwrap_data_key(dialogue, version, &wrapped)
                 .await
                 .map_err(|e| self.key_error(dialogue, e))?;
@@ -299,7 +476,8 @@ impl<S: Store> Ledger<S> {
     ) -> Result<Receipt, LedgerError> {
         let command = Command::CreateDialogue(create.clone());
         for _ in 0..MAX_APPEND_ATTEMPTS {
-            let taken: Vec<DialogueId> = self.store.dialogues().await?;
+            // A dialogue deleted from the store keeps its id: this writer's mark still holds it.
+            let taken: Vec<DialogueId> = self.dialogues_and_marks().await?;
             if let Some(key) = &options.idempotency_key
                 && let Some(receipt) = self.replay_create(&taken, create, &command, key).await?
             {
@@ -388,6 +566,8 @@ impl<S: Store> Ledger<S> {
         }
         let (_, wrapped) = self
             .keys
+            .as_ref()
+            .ok_or(LedgerError::NoContentKey)?
             .new_data_key(dialogue, 1, &mut OsEntropy)
             .await
             .map_err(|e| self.key_error(dialogue, e))?;
@@ -406,8 +586,15 @@ impl<S: Store> Ledger<S> {
         creating: bool,
     ) -> Result<Receipt, LedgerError> {
         let time = options.time.clone().unwrap_or_else(now);
+        let signer = self.signer.as_deref().ok_or(LedgerError::NoSigner)?;
         for attempt in 0..MAX_APPEND_ATTEMPTS {
             let (rows, graph) = if creating {
+                if let Some(mark) = self.mark(dialogue)? {
+                    return Err(LedgerError::Deleted {
+                        dialogue: dialogue.clone(),
+                        mark: mark.commit,
+                    });
+                }
                 let rows = self.store.commits(dialogue, 1).await?;
                 if !rows.is_empty() {
                     return Err(StoreError::Conflict {
@@ -449,8 +636,9 @@ impl<S: Store> Ledger<S> {
                 idempotency_key: options.idempotency_key.as_deref(),
                 key,
                 key_version,
+                signer: signer.public_key(),
             };
-            let encoded =
+            let mut encoded =
                 prepare(&graph, command, &context, &mut OsEntropy).map_err(|e| match e {
                     PrepareError::Rejected(rejected) => LedgerError::Rejected(rejected),
                     PrepareError::Commit(CommitError::TooLarge { size, limit }) => {
@@ -458,17 +646,36 @@ impl<S: Store> Ledger<S> {
                     }
                     PrepareError::Commit(error) => LedgerError::Request(error.to_string()),
                 })?;
-            let row = CommitRow {
-                number: encoded.commit.header.commit,
-                bytes: encoded.bytes.clone(),
-                hash: encoded.hash,
-            };
+            encoded.signature = Some(sign_checked(signer, &commit_message(&encoded.hash)).await?);
+            let row = CommitRow::of(&encoded);
             match self
                 .store
                 .append(dialogue, &row, options.idempotency_key.as_deref())
                 .await
             {
                 Ok(()) => {
+                    if let Some(heads) = &self.heads {
+                        // The commit is acknowledged; a mark that cannot be written only weakens
+                        // rollback detection, so it is logged, not returned as a failure.
+                        let mark = Digest {
+                            dialogue: dialogue.clone(),
+                            commit: row.number,
+                            hash: row.hash,
+                        };
+                        let heads = heads.clone();
+                        // File I/O under a lock another process may hold: off the runtime.
+                        let advanced =
+                            tokio::task::spawn_blocking(move || heads.advance(&mark)).await;
+                        match advanced {
+                            Ok(Ok(())) => {}
+                            Ok(Err(error)) => {
+                                tracing::warn!(%dialogue, %error, "the high-water mark was not advanced")
+                            }
+                            Err(error) => {
+                                tracing::warn!(%dialogue, %error, "the high-water mark was not advanced")
+                            }
+                        }
+                    }
                     // The graph is derived data: a failure to project is repaired by the next
                     // catch-up and never undoes an acknowledged commit.
                     if self.projection == Projection::Inline
@@ -603,7 +810,7 @@ impl<S: Store> Ledger<S> {
         Ok(folded.graph)
     }
 
-    /// The digest of the dialogue's head.
+    /// The digest of the dialogue's head (its chain and signatures verified).
     pub async fn digest(&self, dialogue: &DialogueId) -> Result<Digest, LedgerError> {
         let folded = self.fold(dialogue).await?;
         Ok(Digest {

@@ -1,6 +1,9 @@
 //! dlg-writer: the append path and the `dlg` command line of the dialogue ledger.
 //!
-//! - [`keys`]: the local master key file, OS entropy, key rings.
+//! - [`keys`]: the local master and signing key files, the KMS provider and signer, OS entropy,
+//!   key rings.
+//! - [`checkpoint`]: signed checkpoints (C2SP signed notes); [`heads`]: the writer's
+//!   high-water marks outside the store.
 //! - [`ledger`]: the append path, idempotency, conflict retry, and the in-process projector.
 //! - [`audit`]: replay and verification.
 //! - [`import`]: importing archives of existing dialogues.
@@ -13,8 +16,10 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod checkpoint;
 pub mod cli;
 pub mod demo;
+pub mod heads;
 pub mod import;
 pub mod keys;
 pub mod ledger;

@@ -7,14 +7,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dlg_core::seal::KeyProvider;
+use dlg_core::sign::Signer;
 use dlg_projector::runner::{PollReport, StreamRunner};
 use dlg_store::Store;
 use dlg_store::dynamodb::tables;
 use dlg_store::dynamodb::{DynamoProjection, DynamoStore};
 use dlg_store::sqlite::SqliteStore;
 use dlg_writer::cli::{self, Cli, Cmd, Failure, Global, StoreKind, exit};
-use dlg_writer::keys::MasterKeyFile;
+use dlg_writer::heads::Heads;
 use dlg_writer::keys::kms::KmsKeys;
+use dlg_writer::keys::kms_signer::KmsSigner;
+use dlg_writer::keys::{KeyFileError, MasterKeyFile, SigningKeyFile};
 use dlg_writer::ledger::{Ledger, LedgerError};
 
 fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
@@ -34,27 +37,113 @@ fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
     Ok(dir)
 }
 
+/// Whether a command verifies only, and so runs without the master key when there is none.
+fn verifies_only(command: &Cmd) -> bool {
+    matches!(
+        command,
+        Cmd::Audit { .. } | Cmd::Digest { .. } | Cmd::Checkpoint { .. } | Cmd::Signer
+    )
+}
+
+/// Whether a command may create the local signing key (it signs, or prints the key).
+fn signs(command: &Cmd) -> bool {
+    !matches!(
+        command,
+        Cmd::Audit { .. }
+            | Cmd::Digest { .. }
+            | Cmd::List
+            | Cmd::Show { .. }
+            | Cmd::Tensions { .. }
+            | Cmd::Graph { .. }
+            | Cmd::Log { .. }
+            | Cmd::Export { .. }
+            | Cmd::Rebuild { .. }
+            | Cmd::Shred { .. }
+            | Cmd::Import { dry_run: true, .. }
+    )
+}
+
+/// The signer the configuration selects: AWS KMS with `--signing-kms-key`, otherwise the
+/// signing key file of the data directory. The file is created only by a command that signs and
+/// only while this data directory has never signed (no high-water marks); a read that finds no
+/// file goes on without a signer.
+async fn signer(global: &Global, command: &Cmd) -> Result<Option<Box<dyn Signer>>, Failure> {
+    if let Some(config) = global.keys.signing_kms(&global.dynamodb.region) {
+        let kms = KmsSigner::connect(config)
+            .await
+            .map_err(LedgerError::from)?;
+        return Ok(Some(Box::new(kms)));
+    }
+    let home = data_dir(global.home.clone())?;
+    let file = SigningKeyFile::in_dir(&home);
+    if !signs(command) && !file.path().exists() {
+        return Ok(None);
+    }
+    let heads = Heads::root(&home);
+    let may_create = !Heads::any_in(&home);
+    let path = file.path().to_owned();
+    let signer = file
+        .load(may_create, || KeyFileError::SigningKeyMissing {
+            path,
+            heads,
+        })
+        .map_err(LedgerError::from)?;
+    Ok(Some(Box::new(signer)))
+}
+
+/// Builds the ledger over `store` with the configured master key, signer, trusted keys and
+/// high-water marks (kept in the data directory, one folder per store: `scope`).
+async fn open<S: Store>(
+    store: S,
+    global: &Global,
+    command: &Cmd,
+    scope: &str,
+) -> Result<Ledger<S>, Failure> {
+    let trusted = global
+        .keys
+        .trusted()
+        .map_err(|e| Failure::new(exit::USAGE, "usage", e.to_string()))?;
+    let ledger = match master_key(global, &store, verifies_only(command)).await? {
+        Some((master, source)) => Ledger::new(store, master, source),
+        None => Ledger::without_content_keys(store),
+    };
+    let mut ledger = ledger
+        .with_trusted(trusted)
+        .with_heads(Heads::in_home(&data_dir(global.home.clone())?, scope));
+    if let Some(signer) = signer(global, command).await? {
+        ledger = ledger.with_signer(signer);
+    }
+    Ok(ledger)
+}
+
 /// The master key provider the configuration selects: AWS KMS with `--kms-key`, otherwise the
 /// key file of the data directory (created only for an empty store). Returns it with its name
-/// for messages.
+/// for messages; `None` when `optional` and there is no key file (a keyless audit).
 async fn master_key<S: Store>(
     global: &Global,
     store: &S,
-) -> Result<(Box<dyn KeyProvider>, String), Failure> {
+    optional: bool,
+) -> Result<Option<(Box<dyn KeyProvider>, String)>, Failure> {
     if let Some(config) = global.keys.kms(&global.dynamodb.region) {
         let kms = KmsKeys::connect(config).await;
         let name = kms.describe();
-        return Ok((Box::new(kms), name));
+        return Ok(Some((Box::new(kms), name)));
     }
     let home = data_dir(global.home.clone())?;
     let key_file = MasterKeyFile::in_dir(&home);
+    if optional && !key_file.exists() {
+        return Ok(None);
+    }
     let empty = store
         .dialogues()
         .await
         .map_err(LedgerError::from)?
         .is_empty();
     let master = key_file.load(empty).map_err(LedgerError::from)?;
-    Ok((Box::new(master), key_file.path().display().to_string()))
+    Ok(Some((
+        Box::new(master),
+        key_file.path().display().to_string(),
+    )))
 }
 
 /// Runs the command on the ledger; `dlg mcp` serves until the client disconnects.
@@ -73,8 +162,8 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
         StoreKind::Sqlite => {
             let home = data_dir(cli.global.home.clone())?;
             let store = SqliteStore::open(&home.join("ledger.db")).map_err(LedgerError::from)?;
-            let (master, source) = master_key(&cli.global, &store).await?;
-            dispatch(Ledger::new(store, master, source), cli).await
+            let ledger = open(store, &cli.global, &cli.command, "sqlite").await?;
+            dispatch(ledger, cli).await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::connect(cli.global.dynamodb.config()).await;
@@ -92,9 +181,11 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
             if let Cmd::Project { once, interval_ms } = cli.command {
                 return project(store.projection().clone(), once, interval_ms).await;
             }
-            let (master, source) = master_key(&cli.global, &store).await?;
+            let scope = format!("dynamodb-{}", cli.global.dynamodb.config().events_table);
             let projection = cli.global.dynamodb.projector.into();
-            let ledger = Ledger::new(store, master, source).with_projection(projection);
+            let ledger = open(store, &cli.global, &cli.command, &scope)
+                .await?
+                .with_projection(projection);
             dispatch(ledger, cli).await
         }
     }

@@ -96,6 +96,13 @@ impl From<LedgerError> for Failure {
             LedgerError::NotProjected(_) => (exit::FAILURE, "not_projected"),
             LedgerError::Session(_) => (exit::FAILURE, "mcp_session"),
             LedgerError::Store(_) => (exit::FAILURE, "store"),
+            LedgerError::NoSigner | LedgerError::Signing(_) => (exit::KEY, "signing_key"),
+            LedgerError::NoContentKey => (exit::KEY, "key_file"),
+            LedgerError::RolledBack { .. } => (exit::AUDIT_FAILED, "rolled_back"),
+            LedgerError::Forked { .. } => (exit::AUDIT_FAILED, "forked"),
+            LedgerError::Deleted { .. } => (exit::AUDIT_FAILED, "deleted"),
+            LedgerError::Heads(_) => (exit::FAILURE, "io"),
+            LedgerError::Checkpoint(_) => (exit::USAGE, "usage"),
         };
         Failure::new(code, kind, message)
     }

@@ -2,8 +2,11 @@
 //! verification fails at the right commit number.
 
 use dlg_core::chain::{self, ChainProblem, Digest, StoredCommit};
+use dlg_core::commit::{Commit, UNSIGNED_FORMAT};
 use dlg_core::graph::ApplyError;
-use dlg_core::testing::MemoryLedger;
+use dlg_core::ids::DialogueId;
+use dlg_core::sign::{LocalSigner, Signature, Signer as _, Trust, commit_message};
+use dlg_core::testing::{MemoryLedger, test_signer};
 use serde_json::json;
 
 use crate::common::*;
@@ -30,23 +33,39 @@ fn five_commits() -> MemoryLedger {
     ledger
 }
 
-/// Rows as a store returns them: (storage number, bytes, recorded hash).
-fn rows(ledger: &MemoryLedger) -> Vec<(u64, Vec<u8>, [u8; 32])> {
+/// A row as a store returns it: storage number, bytes, recorded hash, signature.
+type Row = (u64, Vec<u8>, [u8; 32], Option<Signature>);
+
+fn rows(ledger: &MemoryLedger) -> Vec<Row> {
     ledger
         .commits
         .iter()
-        .map(|c| (c.commit.header.commit, c.bytes.clone(), c.hash))
+        .map(|c| (c.commit.header.commit, c.bytes.clone(), c.hash, c.signature))
         .collect()
 }
 
-fn stored(rows: &[(u64, Vec<u8>, [u8; 32])], with_hashes: bool) -> Vec<StoredCommit<'_>> {
+fn stored(rows: &[Row], with_hashes: bool) -> Vec<StoredCommit<'_>> {
     rows.iter()
-        .map(|(n, bytes, hash)| StoredCommit {
+        .map(|(n, bytes, hash, signature)| StoredCommit {
             number: *n,
             bytes,
             recorded_hash: with_hashes.then_some(*hash),
+            signature: signature.as_ref(),
         })
         .collect()
+}
+
+/// Recomputes every recorded hash from genesis, as an attacker who rewrote bytes would.
+fn rechain(dialogue: &DialogueId, rows: &mut [Row]) {
+    let mut previous = chain::genesis(dialogue);
+    for row in rows {
+        previous = chain::link(&previous, &row.1);
+        row.2 = previous;
+    }
+}
+
+fn pinned() -> Trust {
+    Trust::Pinned(vec![test_signer().public_key()])
 }
 
 #[test]
@@ -74,7 +93,7 @@ fn a_modified_byte_anywhere_in_a_commit_is_found_at_that_commit() {
 }
 
 #[test]
-fn a_modified_byte_without_recorded_hashes_is_caught_by_a_digest() {
+fn a_modified_byte_without_recorded_hashes_fails_its_signature() {
     let ledger = five_commits();
     let digest = Digest {
         dialogue: ledger.graph.dialogue.clone(),
@@ -90,9 +109,11 @@ fn a_modified_byte_without_recorded_hashes_is_caught_by_a_digest() {
     } else {
         b'A'
     };
-    let error = chain::verify_against(&digest, stored(&rows, false)).unwrap_err();
+    // The signature covers the hash of the bytes: no recorded hash or digest is needed.
+    let error = chain::verify_against(&digest, stored(&rows, false), &Trust::Unpinned).unwrap_err();
+    assert_eq!(error.commit, 3);
     assert!(
-        matches!(error.problem, ChainProblem::DigestMismatch { .. }),
+        matches!(error.problem, ChainProblem::BadSignature { .. }),
         "{error:?}"
     );
 }
@@ -117,8 +138,8 @@ fn two_swapped_commits_are_found_at_the_first() {
         let mut rows = original.clone();
         // The contents of storage slots 2 and 3 trade places (keys stay where they are).
         let (a, b) = (rows[1].clone(), rows[2].clone());
-        rows[1] = (2, b.1, b.2);
-        rows[2] = (3, a.1, a.2);
+        rows[1] = (2, b.1, b.2, b.3);
+        rows[2] = (3, a.1, a.2, a.3);
         let error = chain::verify(&ledger.graph.dialogue, stored(&rows, with_hashes)).unwrap_err();
         assert_eq!(error.commit, 2, "with recorded hashes: {with_hashes}");
     }
@@ -135,7 +156,7 @@ fn a_truncated_tail_is_found_against_a_digest() {
     .parse()
     .unwrap();
     let mut rows = rows(&ledger);
-    assert!(chain::verify_against(&digest, stored(&rows, true)).is_ok());
+    assert!(chain::verify_against(&digest, stored(&rows, true), &pinned()).is_ok());
     rows.truncate(3);
     // Without a digest the shorter chain is internally consistent...
     assert_eq!(
@@ -145,7 +166,7 @@ fn a_truncated_tail_is_found_against_a_digest() {
         3
     );
     // ...the digest shows that commits 4 and 5 are gone.
-    let error = chain::verify_against(&digest, stored(&rows, true)).unwrap_err();
+    let error = chain::verify_against(&digest, stored(&rows, true), &pinned()).unwrap_err();
     assert_eq!(
         (error.commit, error.problem),
         (5, ChainProblem::Truncated { head: 3 })
@@ -162,7 +183,7 @@ fn a_digest_taken_earlier_still_verifies_after_more_commits() {
     };
     let rows = rows(&ledger);
     assert_eq!(
-        chain::verify_against(&digest, stored(&rows, true))
+        chain::verify_against(&digest, stored(&rows, true), &pinned())
             .unwrap()
             .commit,
         5
@@ -215,4 +236,107 @@ fn extreme_header_numbers_are_refused_not_overflowed() {
         graph.apply(&commit.encode()),
         Err(ApplyError::Decode(_) | ApplyError::Inconsistent { .. })
     ));
+}
+
+/// The keyless forger: a commit with no sealed content (a tension resolved), correctly linked,
+/// but without the writer's signature, or signed by the forger's own key.
+#[test]
+fn a_forged_commit_is_found_without_any_key() {
+    let mut ledger = five_commits();
+    let dialogue = ledger.graph.dialogue.clone();
+    let honest = rows(&ledger);
+    // The forgery is built through the real path, then its signature replaced.
+    accepted(
+        &mut ledger,
+        json!({"command": "change_dialogue_status", "status": "converged"}),
+    );
+    let forged = ledger.commits.last().unwrap().clone();
+    let mut rows = honest.clone();
+    rows.push((6, forged.bytes.clone(), forged.hash, None));
+    let error = chain::verify(&dialogue, stored(&rows, true)).unwrap_err();
+    assert_eq!(error.commit, 6);
+    assert!(
+        matches!(error.problem, ChainProblem::MissingSignature { .. }),
+        "{error:?}"
+    );
+
+    // A signature by another key over the same hash does not verify under the named signer.
+    let forger = LocalSigner::from_seed(&[0x66; 32], "forger");
+    rows[5].3 = Some(forger.sign_now(&commit_message(&forged.hash)));
+    let error = chain::verify(&dialogue, stored(&rows, true)).unwrap_err();
+    assert!(
+        matches!(error.problem, ChainProblem::BadSignature { .. }),
+        "{error:?}"
+    );
+
+    // Naming the forger's key in the header and signing with it verifies only unpinned, and the
+    // head names both keys; pinned to the writer's key it is refused at that commit.
+    let mut commit = Commit::decode(&forged.bytes).unwrap();
+    commit.header.signer = Some(forger.public_key());
+    let bytes = commit.encode();
+    let hash = chain::link(&honest[4].2, &bytes);
+    rows[5] = (
+        6,
+        bytes,
+        hash,
+        Some(forger.sign_now(&commit_message(&hash))),
+    );
+    let head = chain::verify(&dialogue, stored(&rows, true)).unwrap();
+    assert_eq!(
+        head.signers,
+        vec![test_signer().public_key(), forger.public_key()]
+    );
+    let error = chain::verify_trusted(&dialogue, stored(&rows, true), &pinned()).unwrap_err();
+    assert_eq!(error.commit, 6);
+    assert!(
+        matches!(error.problem, ChainProblem::UntrustedSigner { .. }),
+        "{error:?}"
+    );
+}
+
+/// Rewriting clear structure (an actor, a body) and re-chaining every hash from genesis leaves
+/// the old signatures behind: the first rewritten commit fails.
+#[test]
+fn rewritten_structure_rechained_from_genesis_fails_its_signature() {
+    let ledger = five_commits();
+    let dialogue = ledger.graph.dialogue.clone();
+    for (index, from, to) in [
+        (1usize, "test-judge", "mallory"),
+        (3, "\"resolved\"", "\"addressed\""),
+    ] {
+        let mut rows = rows(&ledger);
+        let text = String::from_utf8(rows[index].1.clone()).unwrap();
+        assert!(text.contains(from), "commit {} holds {from}", index + 1);
+        rows[index].1 = text.replacen(from, to, 1).into_bytes();
+        rechain(&dialogue, &mut rows);
+        let error = chain::verify(&dialogue, stored(&rows, true)).unwrap_err();
+        assert_eq!(error.commit, index as u64 + 1, "{from} -> {to}");
+        assert!(
+            matches!(error.problem, ChainProblem::BadSignature { .. }),
+            "{error:?}"
+        );
+    }
+}
+
+/// Rewriting a signed commit as unsigned format 1 (signer removed, signature dropped) after
+/// signed ones is a downgrade; a format 1 commit with a signature beside it is malformed.
+#[test]
+fn a_downgrade_to_format_one_is_refused() {
+    let ledger = five_commits();
+    let dialogue = ledger.graph.dialogue.clone();
+    let mut rows = rows(&ledger);
+    let mut commit = Commit::decode(&rows[4].1).unwrap();
+    commit.header.format = UNSIGNED_FORMAT;
+    commit.header.signer = None;
+    rows[4].1 = commit.encode();
+    rows[4].3 = None;
+    rechain(&dialogue, &mut rows);
+    let error = chain::verify(&dialogue, stored(&rows, true)).unwrap_err();
+    assert_eq!((error.commit, error.problem), (5, ChainProblem::Downgrade));
+    rows[4].3 = Some([0; 64]);
+    let error = chain::verify(&dialogue, stored(&rows, true)).unwrap_err();
+    assert_eq!(
+        (error.commit, error.problem),
+        (5, ChainProblem::UnexpectedSignature)
+    );
 }

@@ -30,6 +30,7 @@ use dlg_core::chain::Hash;
 use dlg_core::graph::{ContributionItem, GraphItem, NodeItem};
 use dlg_core::ids::{DialogueId, ExpertSlug};
 use dlg_core::seal::WrappedKey;
+use dlg_core::sign::Signature;
 
 /// Partition key of a dialogue: `D#{dialogue}`.
 pub fn partition_key(dialogue: &DialogueId) -> String {
@@ -90,46 +91,72 @@ pub fn check_size(row: &CommitRow) -> StoreResult<()> {
     Ok(())
 }
 
-/// A commit as stored: its number (from the sort key), exact bytes and recorded hash.
+/// A commit as stored: its number (from the sort key), exact bytes, recorded hash and, for a
+/// format 2 commit, its signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRow {
     pub number: u64,
     pub bytes: Vec<u8>,
     pub hash: Hash,
+    pub signature: Option<Signature>,
 }
 
 impl CommitRow {
-    /// A row from stored parts; a hash that is not 32 bytes is corruption.
+    /// A row from stored parts; a hash that is not 32 bytes, or a signature that is not 64, is
+    /// corruption.
     pub fn from_parts(
         dialogue: &DialogueId,
         number: u64,
         bytes: Vec<u8>,
         hash: Vec<u8>,
+        signature: Option<Vec<u8>>,
     ) -> StoreResult<Self> {
         let hash = hash.try_into().map_err(|_| {
             StoreError::Corrupt(format!(
                 "commit {number} of {dialogue} has a hash that is not 32 bytes"
             ))
         })?;
+        let signature = signature
+            .map(|signature| {
+                signature.try_into().map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "commit {number} of {dialogue} has a signature that is not 64 bytes"
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(Self {
             number,
             bytes,
             hash,
+            signature,
         })
     }
 
-    /// A commit item of the events table from its four attributes (`pk`, `sk`, `commit`,
-    /// `hash`), whichever attribute type the adapter reads them as: its dialogue and row.
+    /// A commit item of the events table from its attributes (`pk`, `sk`, `commit`, `hash`, and
+    /// `sig` when signed), whichever attribute type the adapter reads them as: its dialogue and
+    /// row.
     pub fn from_item(
         pk: &str,
         sk: &str,
         bytes: Vec<u8>,
         hash: Vec<u8>,
+        signature: Option<Vec<u8>>,
     ) -> StoreResult<(DialogueId, Self)> {
         let dialogue = parse_partition_key(pk)?;
         let number = parse_commit_key(sk)?;
-        let row = Self::from_parts(&dialogue, number, bytes, hash)?;
+        let row = Self::from_parts(&dialogue, number, bytes, hash, signature)?;
         Ok((dialogue, row))
+    }
+
+    /// The row of a commit built and signed by the writer (or a test).
+    pub fn of(encoded: &dlg_core::commit::EncodedCommit) -> Self {
+        Self {
+            number: encoded.commit.header.commit,
+            bytes: encoded.bytes.clone(),
+            hash: encoded.hash,
+            signature: encoded.signature,
+        }
     }
 
     /// The row as the chain verifier reads it.
@@ -138,6 +165,7 @@ impl CommitRow {
             number: self.number,
             bytes: &self.bytes,
             recorded_hash: Some(self.hash),
+            signature: self.signature.as_ref(),
         }
     }
 }

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS events (
     commit_bytes BLOB NOT NULL,
     hash BLOB NOT NULL,
     idem TEXT,
+    signature BLOB,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS keys (
@@ -78,6 +79,23 @@ impl SqliteStore {
             .pragma_update(None, "secure_delete", "ON")
             .map_err(fail)?;
         connection.execute_batch(SCHEMA).map_err(fail)?;
+        // A store written before format 2 has no signature column: add it (its rows keep NULL,
+        // as unsigned format 1 commits have no signature).
+        let has_signature: bool = connection
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'signature'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(fail)?;
+        if !has_signature {
+            match connection.execute_batch("ALTER TABLE events ADD COLUMN signature BLOB") {
+                // Another process opening the same old store added it first.
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                other => other.map_err(fail)?,
+            }
+        }
         // The graph is derived data: a store written with an older sort-key layout drops its
         // graph rows (checkpoint included), and the next read projects them anew.
         let layout: u32 = connection
@@ -190,22 +208,24 @@ impl EventStore for SqliteStore {
         through: u64,
     ) -> StoreResult<Vec<CommitRow>> {
         let pk = partition_key(dialogue);
-        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = self
+        type Row = (String, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+        let rows: Vec<Row> = self
             .with(move |c| {
                 let mut statement = c.prepare(
-                    "SELECT sk, commit_bytes, hash FROM events WHERE pk = ?1 AND sk >= ?2 AND sk <= ?3
-                     ORDER BY sk",
+                    "SELECT sk, commit_bytes, hash, signature FROM events
+                     WHERE pk = ?1 AND sk >= ?2 AND sk <= ?3 ORDER BY sk",
                 )?;
                 let rows = statement.query_map(
                     params![pk, commit_key(from), commit_key_upper(through)],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )?;
                 rows.collect()
             })
             .await?;
         rows.into_iter()
-            .map(|(sk, bytes, hash)| {
-                CommitRow::from_parts(dialogue, crate::parse_commit_key(&sk)?, bytes, hash)
+            .map(|(sk, bytes, hash, signature)| {
+                let number = crate::parse_commit_key(&sk)?;
+                CommitRow::from_parts(dialogue, number, bytes, hash, signature)
             })
             .collect()
     }
@@ -219,13 +239,22 @@ impl EventStore for SqliteStore {
         crate::check_size(row)?;
         let pk = partition_key(dialogue);
         let (number, bytes, hash) = (row.number, row.bytes.clone(), row.hash);
+        let signature = row.signature.map(|s| s.to_vec());
         let idempotency_key = idempotency_key.map(str::to_owned);
         // `Some(head)` when another commit holds the number: a lost race.
         let conflict = self
             .with(move |connection| {
                 let inserted = connection.execute(
-                    "INSERT INTO events (pk, sk, commit_bytes, hash, idem) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![pk, commit_key(number), bytes, hash.as_slice(), idempotency_key],
+                    "INSERT INTO events (pk, sk, commit_bytes, hash, idem, signature)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        pk,
+                        commit_key(number),
+                        bytes,
+                        hash.as_slice(),
+                        idempotency_key,
+                        signature
+                    ],
                 );
                 match inserted {
                     Ok(_) => Ok(None),

@@ -53,6 +53,10 @@ pub fn decode(record: &EventRecord) -> Result<Record, StoreError> {
         string("sk")?,
         bytes("commit")?,
         bytes("hash")?,
+        match image.get("sig") {
+            None => None,
+            Some(_) => Some(bytes("sig")?),
+        },
     )?;
     Ok(Record::Commit(dialogue, row))
 }

@@ -54,7 +54,8 @@ pub(crate) async fn sqlite_appends(mode: Mode, section: &mut Section) {
         store,
         Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
         "bench key",
-    );
+    )
+    .with_signer(dlg_tests::signer());
     let samples = mode.samples(60);
     let (dialogue, ours) = append_rounds(&ledger, mode.warmup(5), samples).await;
     let size = ledger.store().commits(&dialogue, 2).await.unwrap()[0]
@@ -99,6 +100,7 @@ pub(crate) async fn dynamodb_appends(mode: Mode, section: &mut Section, peer: &m
         Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
         "bench key",
     )
+    .with_signer(dlg_tests::signer())
     .with_projection(Projection::Stream);
     let samples = mode.samples(60);
     let (dialogue, ours) = append_rounds(&ledger, mode.warmup(5), samples).await;

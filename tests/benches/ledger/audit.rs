@@ -31,17 +31,25 @@ pub(crate) async fn audit(mode: Mode) -> Section {
             .await
             .unwrap();
     }
-    let ledger = Ledger::new(store, Box::new(master), "bench key");
+    let ledger = Ledger::new(store, Box::new(master), "bench key").with_signer(dlg_tests::signer());
     ledger.rebuild(&dialogue_id).await.unwrap();
     let total: usize = memory.commits.iter().map(|c| c.bytes.len()).sum();
     let events: usize = memory.commits.iter().map(|c| c.commit.events.len()).sum();
-    let report = ledger.audit(&dialogue_id, None).await.unwrap();
+    let report = ledger
+        .audit(&dialogue_id, &Default::default())
+        .await
+        .unwrap();
     assert!(report.is_clean(), "{report:?}");
     let ours = time_async(mode.warmup(2), mode.samples(10), |_| {
         let ledger = &ledger;
         let dialogue_id = &dialogue_id;
         async move {
-            std::hint::black_box(ledger.audit(dialogue_id, None).await.unwrap());
+            std::hint::black_box(
+                ledger
+                    .audit(dialogue_id, &Default::default())
+                    .await
+                    .unwrap(),
+            );
         }
     })
     .await;

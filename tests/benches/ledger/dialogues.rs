@@ -68,11 +68,7 @@ pub(crate) fn dialogue(id: &str, rounds: u8) -> MemoryLedger {
 }
 
 pub(crate) fn row_of(commit: &EncodedCommit) -> CommitRow {
-    CommitRow {
-        number: commit.commit.header.commit,
-        bytes: commit.bytes.clone(),
-        hash: commit.hash,
-    }
+    CommitRow::of(commit)
 }
 
 /// A dialogue of `entities` entities: rounds of up to 297 (a round holds at most 99 of a kind:

@@ -62,7 +62,8 @@ pub(crate) async fn import(mode: Mode) -> Section {
             store,
             Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
             "bench key",
-        );
+        )
+        .with_signer(dlg_tests::signer());
         let start = Instant::now();
         let mut parse = Duration::ZERO;
         for folder in &folders {

@@ -155,6 +155,7 @@ pub(crate) fn reads(mode: Mode, runtime: &tokio::runtime::Runtime) -> Section {
                 Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
                 "bench key",
             )
+            .with_signer(dlg_tests::signer())
             .with_projection(Projection::Stream);
             log.take();
             let whole = time_async(1, samples, |_| {

@@ -67,8 +67,11 @@ pub(crate) fn sealing(mode: Mode) -> Section {
         idempotency_key: Some("bench-key"),
         key: &ledger.key,
         key_version: 1,
+        signer: dlg_core::sign::Signer::public_key(&dlg_core::testing::test_signer()),
     };
-    let sample = prepare(&ledger.graph, &command, &context, &mut entropy).unwrap();
+    let sample = prepare(&ledger.graph, &command, &context, &mut entropy)
+        .unwrap()
+        .sign_with(&dlg_core::testing::test_signer());
     let (events, size) = (sample.commit.events.len(), sample.bytes.len());
     let ours = time(mode.warmup(20), mode.samples(200), || {
         std::hint::black_box(prepare(&ledger.graph, &command, &context, &mut entropy).unwrap());

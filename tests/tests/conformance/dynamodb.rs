@@ -66,13 +66,12 @@ async fn writer(
             idempotency_key: None,
             key: &key,
             key_version: 1,
+            signer: dlg_core::sign::Signer::public_key(&dlg_core::testing::test_signer()),
         };
-        let encoded = prepare(&graph, &add_expert(&slug), &context, &mut entropy).unwrap();
-        let row = CommitRow {
-            number: encoded.commit.header.commit,
-            bytes: encoded.bytes,
-            hash: encoded.hash,
-        };
+        let encoded = prepare(&graph, &add_expert(&slug), &context, &mut entropy)
+            .unwrap()
+            .sign_with(&dlg_core::testing::test_signer());
+        let row = CommitRow::of(&encoded);
         match store.append(&dialogue, &row, None).await {
             Ok(()) => {
                 tally.acknowledged.push((row.number, slug));
@@ -94,7 +93,8 @@ async fn eight_writers_race_on_one_dialogue() {
     let tables = dlg_tests::fresh_tables(&endpoint, "race").await;
     let store = DynamoStore::clone(&tables);
     let master = MasterKey::new(SecretKey::generate(&mut OsEntropy));
-    let ledger = Ledger::new(store.clone(), Box::new(master), "race key");
+    let ledger =
+        Ledger::new(store.clone(), Box::new(master), "race key").with_signer(dlg_tests::signer());
     let receipt = ledger
         .create_dialogue(&create(), &WriteOptions::by("racer"))
         .await
@@ -170,11 +170,10 @@ async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
     let tables = dlg_tests::fresh_tables(&local.endpoint, "dead").await;
     let store = DynamoStore::clone(&tables);
     let master = MasterKey::new(SecretKey::generate(&mut OsEntropy));
-    let ledger = Arc::new(Ledger::new(
-        store.clone(),
-        Box::new(master),
-        "dead-endpoint key",
-    ));
+    let ledger = Arc::new(
+        Ledger::new(store.clone(), Box::new(master), "dead-endpoint key")
+            .with_signer(dlg_tests::signer()),
+    );
     let receipt = ledger
         .create_dialogue(&create(), &WriteOptions::by("writer"))
         .await
@@ -260,7 +259,13 @@ async fn a_dead_endpoint_mid_run_loses_nothing_and_retries_land_once() {
     }
     let rows = store.commits(&dialogue, 1).await.unwrap();
     assert_eq!(rows.len(), 1 + failed_at + 3);
-    assert!(ledger.audit(&dialogue, None).await.unwrap().is_clean());
+    assert!(
+        ledger
+            .audit(&dialogue, &Default::default())
+            .await
+            .unwrap()
+            .is_clean()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

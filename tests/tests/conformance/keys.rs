@@ -177,7 +177,7 @@ pub async fn refuses_altered_and_foreign_keys(keys: Providers) {
 pub async fn shreds_a_dialogue(keys: Providers) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
-    let ledger = Ledger::new(store, keys.provider, keys.name);
+    let ledger = Ledger::new(store, keys.provider, keys.name).with_signer(dlg_tests::signer());
     let receipt = ledger
         .create_dialogue(&create(), &options(None))
         .await
@@ -190,7 +190,7 @@ pub async fn shreds_a_dialogue(keys: Providers) {
     let wrapped = ledger.store().wrapped_keys(&d).await.unwrap();
     assert_eq!(wrapped.len(), 1);
     assert_eq!(wrapped[0].1.provider, keys.name);
-    let report = ledger.audit(&d, None).await.unwrap();
+    let report = ledger.audit(&d, &Default::default()).await.unwrap();
     assert!(
         report.is_clean() && !report.shredded,
         "{}: {report:?}",
@@ -206,7 +206,8 @@ pub async fn shreds_a_dialogue(keys: Providers) {
         SqliteStore::open(&dir.path().join("ledger.db")).unwrap(),
         keys.stranger,
         "the other key",
-    );
+    )
+    .with_signer(dlg_tests::signer());
     let refused = stranger.key_ring(&d).await;
     assert!(
         matches!(&refused, Err(LedgerError::WrongKey { .. }))
@@ -215,7 +216,7 @@ pub async fn shreds_a_dialogue(keys: Providers) {
         keys.name
     );
     assert_eq!(ledger.shred(&d).await.unwrap(), 1);
-    let report = ledger.audit(&d, None).await.unwrap();
+    let report = ledger.audit(&d, &Default::default()).await.unwrap();
     assert!(
         report.shredded && report.is_clean(),
         "{}: {report:?}",
@@ -233,14 +234,19 @@ pub async fn shreds_a_dialogue(keys: Providers) {
         SqliteStore::open(&dir.path().join("ledger.db")).unwrap(),
         keys.same,
         keys.name,
-    );
+    )
+    .with_signer(dlg_tests::signer());
     restored
         .store()
         .put_wrapped_key(&d, 1, &wrapped[0].1)
         .await
         .unwrap();
     assert_eq!(
-        restored.audit(&d, None).await.unwrap().sealed_fields_opened,
+        restored
+            .audit(&d, &Default::default())
+            .await
+            .unwrap()
+            .sealed_fields_opened,
         6
     );
 }
@@ -310,7 +316,8 @@ async fn kms_names_a_missing_key_and_a_dead_endpoint() {
         SqliteStore::open(&dir.path().join("ledger.db")).unwrap(),
         Box::new(dead),
         "dead kms",
-    );
+    )
+    .with_signer(dlg_tests::signer());
     assert!(matches!(
         ledger.create_dialogue(&create(), &options(None)).await,
         Err(LedgerError::KeyService(_))

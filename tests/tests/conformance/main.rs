@@ -47,7 +47,7 @@ pub async fn sqlite() -> Harness<SqliteStore> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
     Harness {
-        ledger: Ledger::new(store, master(), "test master key"),
+        ledger: Ledger::new(store, master(), "test master key").with_signer(dlg_tests::signer()),
         backend: "sqlite",
         _keep: Box::new(dir),
     }
@@ -58,7 +58,8 @@ pub async fn dynamodb() -> Harness<DynamoStore> {
     let endpoint = dlg_tests::shared_dynamodb().to_owned();
     let tables = dlg_tests::fresh_tables(&endpoint, "suite").await;
     Harness {
-        ledger: Ledger::new(DynamoStore::clone(&tables), master(), "test master key"),
+        ledger: Ledger::new(DynamoStore::clone(&tables), master(), "test master key")
+            .with_signer(dlg_tests::signer()),
         backend: "dynamodb",
         _keep: Box::new(tables),
     }

@@ -124,13 +124,12 @@ pub async fn conflict_on_a_stale_head<S: Store>(harness: Harness<S>) {
         idempotency_key: None,
         key,
         key_version: version,
+        signer: dlg_core::sign::Signer::public_key(&dlg_core::testing::test_signer()),
     };
-    let late = prepare(&stale, &add_expert("eclair"), &context, &mut OsEntropy).unwrap();
-    let row = CommitRow {
-        number: late.commit.header.commit,
-        bytes: late.bytes,
-        hash: late.hash,
-    };
+    let late = prepare(&stale, &add_expert("eclair"), &context, &mut OsEntropy)
+        .unwrap()
+        .sign_with(&dlg_core::testing::test_signer());
+    let row = CommitRow::of(&late);
     match ledger.store().append(&dialogue, &row, None).await {
         Err(StoreError::Conflict {
             expected, actual, ..
@@ -203,6 +202,7 @@ pub async fn size_limit<S: Store>(harness: Harness<S>) {
         number: 2,
         bytes: vec![b' '; MAX_COMMIT_BYTES + 1],
         hash: [0; 32],
+        signature: None,
     };
     match ledger.store().append(&dialogue, &row, None).await {
         Err(StoreError::TooLarge { size, limit }) => {
@@ -237,7 +237,7 @@ pub async fn wrapped_keys_and_shredding<S: Store>(harness: Harness<S>) {
     assert!(stranger.unwrap_key(&dialogue, 1, &keys[0].1).is_err());
     assert_eq!(ledger.shred(&dialogue).await.unwrap(), 1);
     assert!(store.wrapped_keys(&dialogue).await.unwrap().is_empty());
-    let report = ledger.audit(&dialogue, None).await.unwrap();
+    let report = ledger.audit(&dialogue, &Default::default()).await.unwrap();
     assert!(
         report.shredded && report.is_clean(),
         "{}: {report:?}",
@@ -264,20 +264,20 @@ pub async fn digest_and_audit<S: Store>(harness: Harness<S>) {
         .execute(&dialogue, &add_expert("scone"), &options(None))
         .await
         .unwrap();
-    let report = ledger.audit(&dialogue, Some(&digest)).await.unwrap();
+    let report = ledger.audit(&dialogue, &against(&digest)).await.unwrap();
     assert!(report.is_clean(), "{}: {report:?}", describe(&harness));
     assert_eq!((report.commits, report.sealed_fields_opened), (3, 7));
     let forged = Digest {
         hash: [7; 32],
         ..digest.clone()
     };
-    let report = ledger.audit(&dialogue, Some(&forged)).await.unwrap();
+    let report = ledger.audit(&dialogue, &against(&forged)).await.unwrap();
     assert_eq!(report.problems[0].kind.as_str(), "digest_mismatch");
     let beyond = Digest {
         commit: 9,
         ..digest
     };
-    let report = ledger.audit(&dialogue, Some(&beyond)).await.unwrap();
+    let report = ledger.audit(&dialogue, &against(&beyond)).await.unwrap();
     assert_eq!(report.problems[0].kind.as_str(), "truncated");
 }
 
@@ -329,5 +329,19 @@ pub async fn projection_catches_up_and_rebuilds<S: Store>(harness: Harness<S>) {
     ledger.store().replace_graph(&dialogue, &[]).await.unwrap();
     let caught_up = ledger.graph(&dialogue).await.unwrap();
     assert_eq!(caught_up, rebuilt);
-    assert!(ledger.audit(&dialogue, None).await.unwrap().is_clean());
+    assert!(
+        ledger
+            .audit(&dialogue, &Default::default())
+            .await
+            .unwrap()
+            .is_clean()
+    );
+}
+
+/// Audit options against a digest, trusting the harness's signer.
+fn against(digest: &Digest) -> dlg_writer::audit::AuditOptions {
+    dlg_writer::audit::AuditOptions {
+        digest: Some(digest.clone()),
+        ..Default::default()
+    }
 }

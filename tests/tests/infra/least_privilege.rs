@@ -172,6 +172,7 @@ impl Recording {
         );
         let keys = KmsKeys::with_client(client, self.kms.clone());
         Ledger::new(self.store.clone(), Box::new(keys), "test KMS key")
+            .with_signer(dlg_tests::signer())
             .with_projection(Projection::Stream)
     }
 

@@ -171,11 +171,7 @@ async fn play<S: EventStore + GraphStore + Sync>(
         let ledger = random::dialogue(&format!("{namespace}-d{n}"), &steps);
         let dialogue = ledger.graph.dialogue.clone();
         for commit in &ledger.commits {
-            let row = CommitRow {
-                number: commit.commit.header.commit,
-                bytes: commit.bytes.clone(),
-                hash: commit.hash,
-            };
+            let row = CommitRow::of(commit);
             store
                 .append(&dialogue, &row, None)
                 .await

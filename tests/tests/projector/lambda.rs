@@ -128,11 +128,7 @@ fn invoke(watch: &Watch, event: &Event, dir: &Path, logs: &Path) -> Value {
 
 async fn append(store: &DynamoStore, ledger: &MemoryLedger, from: u64) {
     for commit in &ledger.commits[from as usize..] {
-        let row = CommitRow {
-            number: commit.commit.header.commit,
-            bytes: commit.bytes.clone(),
-            hash: commit.hash,
-        };
+        let row = CommitRow::of(commit);
         store
             .append(&ledger.graph.dialogue, &row, None)
             .await

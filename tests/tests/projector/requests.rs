@@ -59,11 +59,7 @@ async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
     let dialogue = memory.graph.dialogue.clone();
     assert_eq!(memory.graph.nodes.len(), 1000);
     for commit in &memory.commits {
-        let row = CommitRow {
-            number: commit.commit.header.commit,
-            bytes: commit.bytes.clone(),
-            hash: commit.hash,
-        };
+        let row = CommitRow::of(commit);
         store.append(&dialogue, &row, None).await.unwrap();
     }
     Projector::new(store).catch_up(&dialogue).await.unwrap();
@@ -72,6 +68,7 @@ async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
         Box::new(MasterKey::new(SecretKey::generate(&mut OsEntropy))),
         "test key",
     )
+    .with_signer(dlg_tests::signer())
     .with_projection(Projection::Stream);
 
     // The graph table's partition, measured the way DynamoDB pages it.

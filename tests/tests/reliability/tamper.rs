@@ -5,20 +5,25 @@
 //!
 //! Raw edits (the stored bytes or rows changed, the recorded hashes left alone) are audited
 //! against a digest kept at the head, as an auditor would. Re-chained edits (the attacker also
-//! recomputes every later hash, so the chain verifies) are audited *without* a digest: only the
-//! sealed fields' associated data can catch them, so they target sealed content.
+//! recomputes every later hash, so the chain links again) are audited *without* a digest: the
+//! signatures (format 2) must catch them, whether they touch sealed content or the clear
+//! structure beside it. Signature edits (stripped, moved between commits) and forged commits
+//! appended with a correct link (unsigned, or signed by the attacker's own key) complete it.
 
 use std::collections::BTreeMap;
 
 use dlg_core::chain;
+use dlg_core::commit::Commit;
 use dlg_core::ids::DialogueId;
 use dlg_core::seal::{MasterKey, SecretKey};
+use dlg_core::sign::{LocalSigner, Signer as _, commit_message};
 use dlg_core::testing::MemoryLedger;
 use dlg_core::testing::random::{Step, dialogue};
 use dlg_projector::projection::Projector;
 use dlg_store::dynamodb::{DynamoStore, commit_attributes};
 use dlg_store::sqlite::SqliteStore;
 use dlg_store::{CommitRow, Store};
+use dlg_writer::audit::AuditOptions;
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::Ledger;
 
@@ -39,12 +44,14 @@ impl Raw for RawSqlite {
             .lock()
             .unwrap()
             .execute(
-                "INSERT OR REPLACE INTO events (pk, sk, commit_bytes, hash, idem) VALUES (?1, ?2, ?3, ?4, NULL)",
+                "INSERT OR REPLACE INTO events (pk, sk, commit_bytes, hash, idem, signature)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
                 rusqlite::params![
                     format!("D#{dialogue}"),
                     format!("C#{:010}", row.number),
                     row.bytes,
-                    row.hash.to_vec()
+                    row.hash.to_vec(),
+                    row.signature.map(|s| s.to_vec())
                 ],
             )
             .unwrap();
@@ -100,10 +107,7 @@ async fn write_rows<R: Raw>(
     let old: BTreeMap<u64, &CommitRow> = before.iter().map(|r| (r.number, r)).collect();
     let new: BTreeMap<u64, &CommitRow> = after.iter().map(|r| (r.number, r)).collect();
     for (number, row) in &new {
-        if old
-            .get(number)
-            .is_none_or(|o| o.bytes != row.bytes || o.hash != row.hash)
-        {
+        if old.get(number).is_none_or(|o| o != row) {
             raw.put(dialogue, row).await;
         }
     }
@@ -113,15 +117,7 @@ async fn write_rows<R: Raw>(
 }
 
 fn rows_of(memory: &MemoryLedger) -> Vec<CommitRow> {
-    memory
-        .commits
-        .iter()
-        .map(|c| CommitRow {
-            number: c.commit.header.commit,
-            bytes: c.bytes.clone(),
-            hash: c.hash,
-        })
-        .collect()
+    memory.commits.iter().map(CommitRow::of).collect()
 }
 
 /// The byte ranges of every `"sealed":{...}` object in a commit.
@@ -179,7 +175,7 @@ fn mutate(rng: &mut Rng, d: &DialogueId, a: &[CommitRow], b: &[CommitRow]) -> Mu
     };
     loop {
         let mut rows = a.to_vec();
-        match rng.next_u64() % 10 {
+        match rng.next_u64() % 14 {
             0 => {
                 let n = rng.within(1, head);
                 let at = rng.within(0, rows[n - 1].bytes.len() - 1);
@@ -227,8 +223,98 @@ fn mutate(rng: &mut Rng, d: &DialogueId, a: &[CommitRow], b: &[CommitRow]) -> Mu
                 rows[n - 1].hash = b[n - 1].hash;
                 return raw("commit replayed from another dialogue", rows, n as u64);
             }
+            10 => {
+                let n = rng.within(1, head);
+                rows[n - 1].signature = None;
+                return raw("signature stripped", rows, n as u64);
+            }
+            11 => {
+                let i = rng.within(1, head);
+                let j = (i + rng.within(0, head - 2)) % head + 1;
+                rows[i - 1].signature = rows[j - 1].signature;
+                return raw("signature moved from another commit", rows, i as u64);
+            }
+            12 => {
+                // A keyless forgery: the last commit's events again as commit head+1, numbered
+                // and linked correctly; unsigned, or signed by the forger naming their own key.
+                let mut commit = Commit::decode(&rows[head - 1].bytes).unwrap();
+                let next_seq = commit.next_seq();
+                commit.header.commit = head as u64 + 1;
+                commit.header.first_seq = next_seq;
+                for (k, event) in commit.events.iter_mut().enumerate() {
+                    event.seq = next_seq + k as u64;
+                }
+                let own_key = rng.next_u64() % 2 == 0;
+                let forger = LocalSigner::from_seed(&[0x66; 32], "forger");
+                if own_key {
+                    commit.header.signer = Some(forger.public_key());
+                }
+                let bytes = commit.encode();
+                let hash = chain::link(&rows[head - 1].hash, &bytes);
+                let signature = own_key.then(|| forger.sign_now(&commit_message(&hash)));
+                rows.push(CommitRow {
+                    number: head as u64 + 1,
+                    bytes,
+                    hash,
+                    signature,
+                });
+                let name = if own_key {
+                    "forged commit appended (signed by the forger's key)"
+                } else {
+                    "forged commit appended (linked, unsigned)"
+                };
+                return raw(name, rows, head as u64 + 1);
+            }
+            13 => {
+                // Clear structure rewritten, then re-chained from genesis.
+                let n = rng.within(1, head);
+                let bytes = rows[n - 1].bytes.clone();
+                let sealed = sealed_ranges(&bytes);
+                let text = String::from_utf8(bytes.clone()).unwrap();
+                let (name, edited) = match rng.next_u64() % 3 {
+                    0 => {
+                        let start = text.find("\"actor\":\"").unwrap() + 9;
+                        let end = start + text[start..].find('"').unwrap();
+                        (
+                            "clear actor rewritten",
+                            splice(&bytes, start..end, b"mallory"),
+                        )
+                    }
+                    1 => {
+                        // A digit of the clear structure (a number, a score, an id, a time).
+                        let digits: Vec<usize> = (0..bytes.len())
+                            .filter(|&i| bytes[i].is_ascii_digit())
+                            .filter(|&i| !sealed.iter().any(|r| r.contains(&i)))
+                            .collect();
+                        let at = digits[rng.within(0, digits.len() - 1)];
+                        let digit = b'0' + ((bytes[at] - b'0' + rng.within(1, 9) as u8) % 10);
+                        (
+                            "clear digit rewritten",
+                            splice(&bytes, at..at + 1, &[digit]),
+                        )
+                    }
+                    _ => {
+                        let Some(range) = sealed.first().cloned() else {
+                            continue;
+                        };
+                        let member = range.start - ",\"sealed\":".len()..range.end;
+                        ("sealed member stripped", splice(&bytes, member, b""))
+                    }
+                };
+                if edited == bytes {
+                    continue;
+                }
+                rows[n - 1].bytes = edited;
+                rechain(d, &mut rows, n as u64);
+                return Mutation {
+                    name,
+                    rows,
+                    expected: n as u64,
+                    rechained: true,
+                };
+            }
             pick => {
-                // Sealed content, re-chained: only the associated data can tell.
+                // Sealed content, re-chained: the signature and the associated data can tell.
                 let sealed: Vec<(usize, std::ops::Range<usize>)> = rows
                     .iter()
                     .enumerate()
@@ -339,7 +425,16 @@ async fn campaign<S: Store, R: Raw>(
         a.len()
     );
     let digest = ledger.digest(&d).await.unwrap();
-    let clean = ledger.audit(&d, Some(&digest)).await.unwrap();
+    let against_digest = AuditOptions {
+        digest: Some(digest.clone()),
+        from_checkpoint: false,
+        trust: ledger.trust(),
+    };
+    let alone = AuditOptions {
+        trust: ledger.trust(),
+        ..AuditOptions::default()
+    };
+    let clean = ledger.audit(&d, &against_digest).await.unwrap();
     assert!(
         clean.is_clean() && clean.sealed_fields_opened > 10,
         "{clean:?}"
@@ -354,9 +449,9 @@ async fn campaign<S: Store, R: Raw>(
             .audit(
                 &d,
                 if mutation.rechained {
-                    None
+                    &alone
                 } else {
-                    Some(&digest)
+                    &against_digest
                 },
             )
             .await
@@ -389,7 +484,7 @@ async fn campaign<S: Store, R: Raw>(
         );
     }
     // Everything put back: clean again.
-    assert!(ledger.audit(&d, Some(&digest)).await.unwrap().is_clean());
+    assert!(ledger.audit(&d, &against_digest).await.unwrap().is_clean());
     tally
 }
 
@@ -415,7 +510,8 @@ async fn every_mutation_is_detected_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     let store = SqliteStore::open(&path).unwrap();
-    let ledger = Ledger::new(store, Box::new(campaign_master().clone()), "campaign key");
+    let ledger = Ledger::new(store, Box::new(campaign_master().clone()), "campaign key")
+        .with_signer(dlg_tests::signer());
     let raw = RawSqlite(std::sync::Mutex::new(
         rusqlite::Connection::open(&path).unwrap(),
     ));
@@ -432,7 +528,8 @@ async fn every_mutation_is_detected_on_dynamodb_local() {
         store.clone(),
         Box::new(campaign_master().clone()),
         "campaign key",
-    );
+    )
+    .with_signer(dlg_tests::signer());
     let raw = RawDynamo(store);
     let tally = campaign(&ledger, &raw, 2_000, 0x5EED_0002).await;
     print("DynamoDB Local", &tally);

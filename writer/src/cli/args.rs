@@ -59,6 +59,20 @@ pub struct KeyArgs {
     /// A KMS-compatible endpoint URL (a local test server). Default: AWS KMS in --region.
     #[arg(long, global = true, env = "DLG_KMS_ENDPOINT", value_parser = endpoint_url)]
     pub kms_endpoint: Option<String>,
+    /// AWS KMS key (ECC_NIST_EDWARDS25519, SIGN_VERIFY) that signs every commit and checkpoint,
+    /// in --region. Default: the local signing key file `signing.key` in the data directory.
+    #[arg(long, global = true, env = "DLG_SIGNING_KMS_KEY")]
+    pub signing_kms_key: Option<String>,
+    /// A signing key to trust (the 64 hex digits or the verifier key `dlg signer` prints);
+    /// repeatable, or comma-separated in DLG_TRUST. Audits verify signatures against these
+    /// keys only; the writer also accepts them (besides its own) under the history it extends.
+    #[arg(
+        long = "trust",
+        global = true,
+        env = "DLG_TRUST",
+        value_delimiter = ','
+    )]
+    pub trust: Vec<String>,
 }
 
 /// An endpoint URL as the AWS SDK takes it: `http://` or `https://` and a host.
@@ -72,6 +86,30 @@ fn endpoint_url(text: &str) -> Result<String, String> {
 }
 
 impl KeyArgs {
+    /// The KMS signing key configuration, when one is chosen (an empty value counts as none).
+    pub fn signing_kms(&self, region: &str) -> Option<crate::keys::kms_signer::KmsSignerConfig> {
+        let key_id = self
+            .signing_kms_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())?;
+        Some(crate::keys::kms_signer::KmsSignerConfig {
+            key_id: key_id.trim().to_owned(),
+            region: region.to_owned(),
+            endpoint: self.kms_endpoint.clone().filter(|e| !e.trim().is_empty()),
+        })
+    }
+
+    /// The trusted keys, parsed.
+    pub fn trusted(
+        &self,
+    ) -> Result<Vec<dlg_core::sign::PublicKey>, dlg_core::sign::PublicKeyError> {
+        self.trust
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| k.parse())
+            .collect()
+    }
+
     /// The KMS configuration, when a KMS key is chosen (an empty value counts as none).
     pub fn kms(&self, region: &str) -> Option<crate::keys::kms::KmsConfig> {
         let key_id = self.kms_key.as_deref().filter(|k| !k.trim().is_empty())?;
@@ -285,12 +323,27 @@ pub enum Cmd {
     Log { dialogue: String },
     /// Verify chain, sealed content and projection; non-zero exit on any problem.
     Audit {
-        /// One dialogue (default: all).
+        /// One dialogue (default: all, and every dialogue a checkpoint names).
         dialogue: Option<String>,
         /// A digest from `dlg digest` to verify against.
         #[arg(long)]
         digest: Option<String>,
+        /// A signed checkpoint (`dlg checkpoint`) to verify against: a file of one or more
+        /// notes, or a folder of them; repeatable.
+        #[arg(long, conflicts_with = "digest")]
+        checkpoint: Vec<PathBuf>,
     },
+    /// Write signed checkpoints (C2SP signed notes) of dialogues' chain heads, for auditors.
+    Checkpoint {
+        /// One dialogue (default: all).
+        dialogue: Option<String>,
+        /// Write to this file (one dialogue) or into this folder, one `{dialogue}.checkpoint`
+        /// per dialogue (all); default: stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the public key that signs this writer's commits, for auditors to pin (--trust).
+    Signer,
     /// Print the digest (dialogue@commit:hash) an auditor keeps.
     Digest { dialogue: String },
     /// Export DOMAIN.md's dialogue.json.

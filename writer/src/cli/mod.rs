@@ -7,12 +7,14 @@
 mod args;
 mod reads;
 mod request;
+mod verify;
 
 pub use crate::report::{Failure, Output, exit};
 pub use args::*;
-pub(crate) use reads::{GraphRequest, audit, graph, tensions};
+pub(crate) use reads::{GraphRequest, graph, tensions};
 use reads::{export, import, list, log, show};
 use request::{dialogue_id, read_request, receipt_output, write_options};
+pub(crate) use verify::{audit, signers_in};
 
 use serde_json::json;
 
@@ -201,9 +203,15 @@ pub async fn run<S: Store>(
             graph(ledger, &dialogue_id(&dialogue)?, request).await
         }
         Cmd::Log { dialogue } => log(ledger, &dialogue_id(&dialogue)?).await,
-        Cmd::Audit { dialogue, digest } => {
-            audit(ledger, dialogue.as_deref(), digest.as_deref()).await
+        Cmd::Audit {
+            dialogue,
+            digest,
+            checkpoint,
+        } => audit(ledger, dialogue.as_deref(), digest.as_deref(), &checkpoint).await,
+        Cmd::Checkpoint { dialogue, out } => {
+            verify::checkpoint(ledger, dialogue.as_deref(), out.as_deref()).await
         }
+        Cmd::Signer => verify::signer(ledger),
         Cmd::Digest { dialogue } => {
             let digest = ledger.digest(&dialogue_id(&dialogue)?).await?;
             Ok(Output::new(digest.to_string(), &digest))

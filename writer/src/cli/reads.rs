@@ -1,4 +1,4 @@
-//! The read commands: list, show, tensions, graph, log, audit, export, and import's report.
+//! The read commands: list, show, tensions, graph, log, export, and import's report.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use dlg_core::chain::Digest;
 use dlg_core::ids::DialogueId;
 use dlg_core::query::{ADDRESSING, AsOf, Direction, addressed_by, graph_as_of};
 
@@ -283,70 +282,6 @@ pub(super) async fn log<S: Store>(
                             "hash": dlg_core::chain::to_hex(&row.hash), "events": events}));
     }
     Ok(Output::new(text, entries))
-}
-
-pub(crate) async fn audit<S: Store>(
-    ledger: &Ledger<S>,
-    dialogue: Option<&str>,
-    digest: Option<&str>,
-) -> Result<Output, Failure> {
-    let digest: Option<Digest> = match digest {
-        Some(text) => Some(
-            text.parse()
-                .map_err(|e: String| Failure::new(exit::USAGE, "usage", e))?,
-        ),
-        None => None,
-    };
-    let dialogues = match (dialogue, &digest) {
-        (Some(d), _) => vec![dialogue_id(d)?],
-        (None, Some(digest)) => vec![digest.dialogue.clone()],
-        (None, None) => ledger.dialogues().await?,
-    };
-    let mut reports = Vec::new();
-    let mut text = String::new();
-    for dialogue in &dialogues {
-        let report = ledger.audit(dialogue, digest.as_ref()).await?;
-        if report.is_clean() {
-            text.push_str(&format!(
-                "{}: ok — {} commits, {} events, chain verified{}, {}, graph matches the rebuild\n",
-                report.dialogue,
-                report.commits,
-                report.events,
-                if digest.is_some() {
-                    " against the digest"
-                } else {
-                    ""
-                },
-                if report.shredded {
-                    "content shredded (keys deleted)".to_owned()
-                } else {
-                    format!("{} sealed fields open", report.sealed_fields_opened)
-                }
-            ));
-        } else {
-            text.push_str(&format!(
-                "{}: {} problem(s)\n",
-                report.dialogue,
-                report.problems.len()
-            ));
-            for problem in &report.problems {
-                text.push_str(&format!(
-                    "  commit {}: {} — {}\n",
-                    problem.commit, problem.kind, problem.detail
-                ));
-            }
-        }
-        for warning in &report.warnings {
-            text.push_str(&format!("  warning: {warning}\n"));
-        }
-        reports.push(report);
-    }
-    let clean = reports.iter().all(|r| r.is_clean());
-    let mut output = Output::new(text.trim_end().to_owned(), &reports);
-    if !clean {
-        output.code = exit::AUDIT_FAILED;
-    }
-    Ok(output)
 }
 
 pub(super) async fn export<S: Store>(

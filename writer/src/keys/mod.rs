@@ -1,11 +1,13 @@
-//! Key material at the edges: the master key providers (the local key file, AWS KMS), the OS
+//! Key material at the edges: the master key providers (the local key file, AWS KMS), the
+//! commit signers (the local signing key file, an AWS KMS Ed25519 key), the OS
 //! entropy source, and the key ring of one dialogue (its unwrapped data keys by version) used to
 //! open sealed content.
 
 mod file;
 pub mod kms;
+pub mod kms_signer;
 
-pub use file::{KeyFileError, MasterKeyFile};
+pub use file::{KeyFileError, MasterKeyFile, SigningKeyFile};
 
 use std::collections::BTreeMap;
 

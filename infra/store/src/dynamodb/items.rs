@@ -20,7 +20,8 @@ pub(super) const OPEN_TENSION: &str = "OPEN_TENSION";
 /// The graph table's index of contributions by expert.
 pub(super) const CONTRIBUTIONS_INDEX: &str = "contributions-by-expert";
 
-/// The events-table item of a commit: keys, exact bytes, recorded hash, idempotency key.
+/// The events-table item of a commit: keys, exact bytes, recorded hash, signature, idempotency
+/// key.
 pub fn commit_attributes(
     dialogue: &DialogueId,
     row: &CommitRow,
@@ -38,6 +39,12 @@ pub fn commit_attributes(
             AttributeValue::B(Blob::new(row.hash.to_vec())),
         ),
     ]);
+    if let Some(signature) = &row.signature {
+        item.insert(
+            "sig".to_owned(),
+            AttributeValue::B(Blob::new(signature.to_vec())),
+        );
+    }
     if let Some(key) = idempotency_key {
         item.insert("idem".to_owned(), AttributeValue::S(key.to_owned()));
     }
@@ -52,6 +59,10 @@ pub fn commit_item(item: &Item) -> StoreResult<(DialogueId, CommitRow)> {
         &string(item, "sk")?,
         bytes(item, "commit")?,
         bytes(item, "hash")?,
+        match item.get("sig") {
+            None => None,
+            Some(_) => Some(bytes(item, "sig")?),
+        },
     )
 }
 
