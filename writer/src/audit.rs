@@ -183,11 +183,12 @@ impl<S: Store> Ledger<S> {
         dialogue: &DialogueId,
         options: &AuditOptions,
     ) -> Result<AuditReport, LedgerError> {
-        let rows = self.store().commits(dialogue, 1).await?;
+        // The mark before the store, as the writer reads them (see `Ledger::fold`).
         let mark = match self.heads() {
             Some(heads) => heads.get(dialogue)?,
             None => None,
         };
+        let rows = self.store().commits(dialogue, 1).await?;
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
         if rows.is_empty() {

@@ -116,7 +116,10 @@ impl Checkpoint {
         let parsed = Note::from_bytes(note).map_err(|e| malformed(format!("{e}")))?;
         let checkpoint = Self::parse_text(parsed.text()).map_err(malformed)?;
         let mut verifiers: Vec<Box<dyn Verifier>> = Vec::new();
-        for key in keys {
+        let mut unique = keys.to_vec();
+        unique.sort();
+        unique.dedup();
+        for key in &unique {
             let verifier = StandardVerifier::new(&key.verifier_key())
                 .map_err(|e| malformed(format!("verifier key {key}: {e}")))?;
             verifiers.push(Box::new(verifier));

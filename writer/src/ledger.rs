@@ -331,6 +331,8 @@ impl<S: Store> Ledger<S> {
         if let Some(signer) = &self.signer {
             keys.push(signer.public_key());
         }
+        keys.sort();
+        keys.dedup();
         if keys.is_empty() {
             Trust::Unpinned
         } else {
@@ -367,9 +369,13 @@ impl<S: Store> Ledger<S> {
     /// Reads, verifies (links, signatures by trusted keys, the high-water mark) and folds a
     /// dialogue's commits. Fails with `NotFound` for no commits.
     pub async fn fold(&self, dialogue: &DialogueId) -> Result<Folded, LedgerError> {
+        // The mark first, then the store: a mark only advances after its commit is stored, so a
+        // store read after it holds the marked commit unless history was rolled back (read the
+        // other way round, another process's append in between would look like a rollback).
+        let mark = self.mark(dialogue)?;
         let rows = self.store.commits(dialogue, 1).await?;
         if rows.is_empty() {
-            if let Some(mark) = self.mark(dialogue)? {
+            if let Some(mark) = mark {
                 return Err(LedgerError::Deleted {
                     dialogue: dialogue.clone(),
                     mark: mark.commit,
@@ -386,7 +392,7 @@ impl<S: Store> Ledger<S> {
             dialogue: dialogue.clone(),
             error,
         })?;
-        self.check_mark(dialogue, &rows)?;
+        check_mark(dialogue, mark.as_ref(), &rows)?;
         let graph = Graph::rebuild(dialogue.clone(), rows.iter().map(|r| r.bytes.as_slice()))
             .map_err(|error| LedgerError::Unfoldable {
                 dialogue: dialogue.clone(),
@@ -400,28 +406,6 @@ impl<S: Store> Ledger<S> {
         match &self.heads {
             Some(heads) => Ok(heads.get(dialogue)?),
             None => Ok(None),
-        }
-    }
-
-    /// Refuses a store that is behind, or forked from, what this writer wrote.
-    fn check_mark(&self, dialogue: &DialogueId, rows: &[CommitRow]) -> Result<(), LedgerError> {
-        let Some(mark) = self.mark(dialogue)? else {
-            return Ok(());
-        };
-        let head = rows.last().map_or(0, |r| r.number);
-        match rows.iter().find(|r| r.number == mark.commit) {
-            None => Err(LedgerError::RolledBack {
-                dialogue: dialogue.clone(),
-                mark: mark.commit,
-                hash: chain::to_hex(&mark.hash),
-                head,
-            }),
-            Some(row) if row.hash != mark.hash => Err(LedgerError::Forked {
-                dialogue: dialogue.clone(),
-                commit: mark.commit,
-                hash: chain::to_hex(&mark.hash),
-            }),
-            Some(_) => Ok(()),
         }
     }
 
@@ -847,6 +831,32 @@ impl<S: Store> Ledger<S> {
                 }),
             })
             .collect()
+    }
+}
+
+/// Refuses a store that is behind, or forked from, what this writer wrote (its mark).
+fn check_mark(
+    dialogue: &DialogueId,
+    mark: Option<&Digest>,
+    rows: &[CommitRow],
+) -> Result<(), LedgerError> {
+    let Some(mark) = mark else {
+        return Ok(());
+    };
+    let head = rows.last().map_or(0, |r| r.number);
+    match rows.iter().find(|r| r.number == mark.commit) {
+        None => Err(LedgerError::RolledBack {
+            dialogue: dialogue.clone(),
+            mark: mark.commit,
+            hash: chain::to_hex(&mark.hash),
+            head,
+        }),
+        Some(row) if row.hash != mark.hash => Err(LedgerError::Forked {
+            dialogue: dialogue.clone(),
+            commit: mark.commit,
+            hash: chain::to_hex(&mark.hash),
+        }),
+        Some(_) => Ok(()),
     }
 }
 

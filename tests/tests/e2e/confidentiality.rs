@@ -109,8 +109,7 @@ fn content_never_reaches_the_files_in_clear() {
     assert!(export.to_string().matches(CANARY).count() >= 20);
 
     let mut files = 0;
-    for entry in std::fs::read_dir(sandbox.home.path()).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files_under(sandbox.home.path()) {
         let bytes = std::fs::read(&path).unwrap();
         assert!(
             !contains(&bytes, CANARY.as_bytes()),
@@ -136,8 +135,7 @@ fn a_shredded_data_key_is_gone_from_the_files() {
         .args(["shred", DIALOGUE, "--yes"])
         .assert()
         .success();
-    for entry in std::fs::read_dir(sandbox.home.path()).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files_under(sandbox.home.path()) {
         let content = std::fs::read(&path).unwrap();
         assert!(
             !contains(&content, bytes.as_bytes()),
@@ -276,4 +274,18 @@ fn content_never_reaches_dynamodb_the_stream_or_the_logs() {
         }
         assert!(records >= 5, "the stream's records were read ({records})");
     });
+}
+
+/// Every file under a folder, in its subfolders too (the writer's high-water marks).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

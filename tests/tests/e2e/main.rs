@@ -4,6 +4,7 @@
 //! - `commands`: every command on its happy path, for people (text) and tools (`--json`).
 //! - `errors`: bad input of every kind gets a clear error, the right exit code, and stores nothing.
 //! - `tampering`: audit finds edits made directly in the SQLite file, at the right commit.
+//! - `forgery`: format 2 against a keyless attacker: forged, rewritten, rolled-back, deleted.
 //! - `concurrency`: two processes appending to one dialogue lose and duplicate nothing.
 //! - `confidentiality`: content never reaches the SQLite files in clear.
 //! - `dynamodb`: every command with `--store dynamodb` against DynamoDB Local.
@@ -22,6 +23,7 @@ mod concurrency;
 mod confidentiality;
 mod dynamodb;
 mod errors;
+mod forgery;
 mod import;
 mod kms;
 mod mcp;
