@@ -429,6 +429,24 @@ pub fn request_fingerprint(key: &SecretKey, request: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// The float form docs/format.md §1 states.
+    #[test]
+    fn float_forms() {
+        let text = |x: f64| serde_json::to_string(&x).unwrap_or_default();
+        for (x, form) in [
+            (65.0, "65.0"),
+            (0.95, "0.95"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (0.0001, "0.0001"),
+            (0.00001, "0.00001"),
+            (0.000001, "1e-6"),
+            (1.5e20, "1.5e+20"),
+        ] {
+            assert_eq!(text(x), form);
+        }
+    }
+
     #[test]
     fn timestamps() {
         assert!(is_rfc3339_utc("2026-03-12T20:26:00Z"));

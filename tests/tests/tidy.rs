@@ -103,6 +103,9 @@ fn core_depends_only_on_pure_crates() {
         "base64",
         "zeroize",
         "schemars",
+        // Ed25519 signatures and the SHA-256 of C2SP key ids: arithmetic on bytes.
+        "ed25519-dalek",
+        "sha2",
         // Parses RFC 3339 text only; core never calls its clock functions.
         "humantime",
     ];

@@ -90,3 +90,25 @@ fn an_unknown_event_version_is_refused_with_a_clear_message() {
     let error = Commit::decode(text.as_bytes()).unwrap_err().to_string();
     assert!(error.contains("schema version 9"), "{error}");
 }
+
+/// Test vectors of format 2's signatures (docs/format.md §7): the Ed25519 key whose seed is 32
+/// bytes of 0x5e, its C2SP verifier key, and its signature of the commit message of the first
+/// golden commit's hash. Ed25519 signatures are deterministic, so these never change.
+#[test]
+fn format_two_signature_vectors() {
+    use dlg_core::sign::{LocalSigner, Signer as _, commit_message};
+    let signer = LocalSigner::from_seed(&[0x5e; 32], "vector");
+    let key = signer.public_key();
+    let hash = chain::from_hex(HASHES[0]).unwrap();
+    let message = commit_message(&hash);
+    let signature = signer.sign_now(&message);
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(key.to_string(), PUBLIC_KEY);
+    assert_eq!(key.verifier_key(), VERIFIER_KEY);
+    assert_eq!(hex(&signature), SIGNATURE);
+    assert!(key.verifies(&message, &signature));
+}
+
+const PUBLIC_KEY: &str = "8146640f02493af4fbc54fe33388e75dc2c937ae0b7727cc2b2afb1b75199a3e";
+const VERIFIER_KEY: &str = "dlg-ledger+8a1c19a3+AYFGZA8CSTr0+8VP4zOI513CyTeuC3cnzCsq+xt1GZo+";
+const SIGNATURE: &str = "ac9c792f41beebc5830e71eb074d4a330bb8dc9c963b19610fb182aa44f8a4ee2726aaf63aacc545e857a90c1f3c6300cd1b5c0e2addb89aba74d3cd80ef3a06";

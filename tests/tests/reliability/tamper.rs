@@ -244,7 +244,7 @@ fn mutate(rng: &mut Rng, d: &DialogueId, a: &[CommitRow], b: &[CommitRow]) -> Mu
                 for (k, event) in commit.events.iter_mut().enumerate() {
                     event.seq = next_seq + k as u64;
                 }
-                let own_key = rng.next_u64() % 2 == 0;
+                let own_key = rng.next_u64().is_multiple_of(2);
                 let forger = LocalSigner::from_seed(&[0x66; 32], "forger");
                 if own_key {
                     commit.header.signer = Some(forger.public_key());
