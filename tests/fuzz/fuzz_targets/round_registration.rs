@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
             idempotency_key: None,
             key: &key,
             key_version: 1,
+            signer: dlg_core::sign::Signer::public_key(&dlg_core::testing::test_signer()),
         };
         let Ok(encoded) = prepare(&graph, command, &context, &mut entropy) else {
             continue;
