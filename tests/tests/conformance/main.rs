@@ -16,6 +16,7 @@
 
 mod dynamodb;
 mod keys;
+mod signing;
 mod suite;
 
 use std::any::Any;

@@ -210,6 +210,44 @@ fn the_checker_catches_deliberately_bad_templates() {
             "WriterPolicy does not allow kms:GenerateDataKey on the MasterKey",
         ),
         (
+            "the auditor may sign commits",
+            |t| {
+                add_statement(
+                    t,
+                    "AuditorPolicy",
+                    r#"{Effect: Allow, Action: kms:Sign, Resource: {"Fn::GetAtt": [SigningKey, Arn]}}"#,
+                )
+            },
+            "allows kms:Sign on the SigningKey; only [\"WriterPolicy\"] may",
+        ),
+        (
+            "the projector may sign commits with a wildcard",
+            |t| {
+                add_statement(
+                    t,
+                    "ProjectorPolicy",
+                    r#"{Effect: Allow, Action: "kms:*", Resource: "*"}"#,
+                )
+            },
+            "lets the projector use KMS",
+        ),
+        (
+            "the writer cannot sign",
+            |t| remove_action(t, "WriterPolicy", "kms:Sign", "SigningKey"),
+            "WriterPolicy does not allow kms:Sign on the SigningKey",
+        ),
+        (
+            "the signing key asks for automatic rotation",
+            |t| {
+                set(
+                    t,
+                    &["Resources", "SigningKey", "Properties", "EnableKeyRotation"],
+                    "true",
+                )
+            },
+            "KMS refuses for asymmetric keys",
+        ),
+        (
             "shredding deletes from the graph too",
             |t| {
                 add_statement(

@@ -39,6 +39,7 @@ pub(crate) const WRITE_MATRIX: &[(&str, &str, &[&str])] = &[
     ("MasterKey", "kms:GenerateDataKey", &["WriterPolicy"]),
     ("MasterKey", "kms:Encrypt", &[]),
     ("MasterKey", "kms:ReEncryptFrom", &[]),
+    ("SigningKey", "kms:Sign", &["WriterPolicy"]),
 ];
 
 /// What each part's code does and so must be allowed: (policy, action, resource).
@@ -75,6 +76,8 @@ pub(crate) const REQUIRED_RIGHTS: &[(&str, &str, &str)] = &[
     ("WriterPolicy", "dynamodb:Query", "KeysTable"),
     ("WriterPolicy", "kms:GenerateDataKey", "MasterKey"),
     ("WriterPolicy", "kms:Decrypt", "MasterKey"),
+    ("WriterPolicy", "kms:Sign", "SigningKey"),
+    ("WriterPolicy", "kms:GetPublicKey", "SigningKey"),
     // The reader: graph queries, on the table and its indexes.
     ("ReaderPolicy", "dynamodb:Query", "GraphTable"),
     // The auditor: everything, read-only, and the key to open sealed content.
@@ -351,8 +354,20 @@ pub(crate) fn key_policy_problems(template: &Value) -> Vec<String> {
                 ));
             }
         }
-        if key["Properties"]["EnableKeyRotation"].as_bool() != Some(true) {
+        // Symmetric keys rotate their material automatically; asymmetric (signing) keys cannot,
+        // and rotate by a new key whose public half auditors pin.
+        let symmetric = matches!(
+            key["Properties"]["KeySpec"].as_str(),
+            None | Some("SYMMETRIC_DEFAULT")
+        );
+        let rotates = key["Properties"]["EnableKeyRotation"].as_bool() == Some(true);
+        if symmetric && !rotates {
             found.push(format!("{id} does not rotate its key material"));
+        }
+        if !symmetric && rotates {
+            found.push(format!(
+                "{id} asks for automatic rotation, which KMS refuses for asymmetric keys"
+            ));
         }
     }
     found

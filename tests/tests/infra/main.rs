@@ -78,6 +78,8 @@ fn the_template_defines_a_policy_for_each_part_and_outputs_what_clients_need() {
         "MasterKeyArn",
         "MasterKeyAlias",
         "MasterKeyAliasArn",
+        "SigningKeyArn",
+        "SigningKeyAliasArn",
         "ProjectorFunctionName",
         "ProjectorFailureQueueUrl",
         "ProjectorFailureQueueArn",

@@ -49,18 +49,15 @@ impl KmsSigner {
             .await
             .map_err(|e| refusal(&describe, "read its public key", e))?;
         let der = answer.public_key.map(Blob::into_inner).unwrap_or_default();
-        let key: [u8; 32] = der
-            .strip_prefix(&ED25519_SPKI_PREFIX[..])
-            .and_then(|key| key.try_into().ok())
-            .ok_or_else(|| {
-                SignError::Service(format!(
-                    "{describe} is not an Ed25519 signing key (key spec {}): create it with key spec ECC_NIST_EDWARDS25519 and usage SIGN_VERIFY",
-                    answer
-                        .key_spec
-                        .as_ref()
-                        .map_or("unknown", |spec| spec.as_str())
-                ))
-            })?;
+        let key = ed25519_of_spki(&der).ok_or_else(|| {
+            SignError::Service(format!(
+                "{describe} is not an Ed25519 signing key (key spec {}): create it with key spec ECC_NIST_EDWARDS25519 and usage SIGN_VERIFY",
+                answer
+                    .key_spec
+                    .as_ref()
+                    .map_or("not given", |spec| spec.as_str())
+            ))
+        })?;
         Ok(Self {
             client,
             config,
@@ -88,6 +85,11 @@ impl KmsSigner {
             ))
         })
     }
+}
+
+/// The raw Ed25519 public key of a DER SubjectPublicKeyInfo, or `None` for any other key.
+fn ed25519_of_spki(der: &[u8]) -> Option<[u8; 32]> {
+    der.strip_prefix(&ED25519_SPKI_PREFIX[..])?.try_into().ok()
 }
 
 fn describe(config: &KmsSignerConfig) -> String {
@@ -139,5 +141,37 @@ impl Signer for KmsSigner {
 
     fn sign<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a> {
         Box::pin(self.sign_message(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ed25519_of_spki;
+
+    /// RFC 8032's first test key, as OpenSSL writes its public half
+    /// (`openssl pkey -pubout -outform DER`), and a P-256 SubjectPublicKeyInfo's opening.
+    #[test]
+    fn reads_ed25519_public_keys_only() {
+        let der = hex(
+            "302a300506032b6570032100d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        );
+        assert_eq!(
+            ed25519_of_spki(&der).map(|key| key.to_vec()),
+            Some(hex(
+                "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+            ))
+        );
+        assert_eq!(ed25519_of_spki(&der[..der.len() - 1]), None, "short");
+        assert_eq!(ed25519_of_spki(&[der.as_slice(), &[0]].concat()), None, "long");
+        let p256 = hex("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+        assert_eq!(ed25519_of_spki(&p256), None);
+        assert_eq!(ed25519_of_spki(&[]), None);
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
     }
 }
