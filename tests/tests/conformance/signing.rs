@@ -51,7 +51,10 @@ fn config(key_id: &str, endpoint: &str) -> KmsSignerConfig {
 
 async fn refusal(key_id: &str, endpoint: &str) -> String {
     match KmsSigner::connect(config(key_id, endpoint)).await {
-        Ok(signer) => panic!("{key_id} is refused as a signer, yet {:?} connected", signer.source()),
+        Ok(signer) => panic!(
+            "{key_id} is refused as a signer, yet {:?} connected",
+            signer.source()
+        ),
         Err(error) => error.to_string(),
     }
 }
@@ -84,7 +87,10 @@ async fn kms_signs_commits_where_the_server_has_ed25519_keys() {
     let public = signer.public_key();
     let message = dlg_core::sign::commit_message(&[7; 32]);
     let signature = signer.sign(&message).await.unwrap();
-    assert!(public.verifies(&message, &signature), "KMS signs pure Ed25519");
+    assert!(
+        public.verifies(&message, &signature),
+        "KMS signs pure Ed25519"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::new(
@@ -157,7 +163,11 @@ fn cli_with_a_refused_signing_key_writes_nothing() {
     let endpoint = dlg_tests::shared_kms();
     let key = tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(create_key(endpoint, KeySpec::EccNistP256, KeyUsageType::SignVerify))
+        .block_on(create_key(
+            endpoint,
+            KeySpec::EccNistP256,
+            KeyUsageType::SignVerify,
+        ))
         .unwrap();
     let sandbox = dlg_tests::Sandbox::new();
     let output = sandbox

@@ -162,7 +162,11 @@ mod tests {
             ))
         );
         assert_eq!(ed25519_of_spki(&der[..der.len() - 1]), None, "short");
-        assert_eq!(ed25519_of_spki(&[der.as_slice(), &[0]].concat()), None, "long");
+        assert_eq!(
+            ed25519_of_spki(&[der.as_slice(), &[0]].concat()),
+            None,
+            "long"
+        );
         let p256 = hex("3059301306072a8648ce3d020106082a8648ce3d030107034200");
         assert_eq!(ed25519_of_spki(&p256), None);
         assert_eq!(ed25519_of_spki(&[]), None);
