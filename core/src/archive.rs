@@ -1,4 +1,4 @@
-//! Parsers for the files agent tooling already writes (DOMAIN.md, "Files agent tooling already
+//! Parsers for the files agent tooling already writes (docs/dialogue.md, "Files agent tooling already
 //! writes"): expert responses with markers, the tension table, the scoreboard. Pure and total:
 //! any text parses, and what cannot be understood comes back as a warning with its line.
 

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The code of a validation error. The first seven are DOMAIN.md's, in its order; the rest cover
-/// what DOMAIN.md leaves to us (ADR 0005).
+/// The code of a validation error. The first seven are docs/dialogue.md's, in its order; the rest cover
+/// what docs/dialogue.md leaves to us (ADR 0005).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -126,7 +126,7 @@ impl ValidationError {
     }
 }
 
-/// All errors of a rejected request, in DOMAIN.md's order of checks (then by position).
+/// All errors of a rejected request, in docs/dialogue.md's order of checks (then by position).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{} invalid item(s); first: {}", errors.len(), errors.first().map(|e| e.message.as_str()).unwrap_or(""))]
 pub struct Rejected {
@@ -135,7 +135,7 @@ pub struct Rejected {
 }
 
 impl Rejected {
-    /// Orders errors by code (DOMAIN.md's order first), keeping request order within a code.
+    /// Orders errors by code (docs/dialogue.md's order first), keeping request order within a code.
     pub fn new(mut errors: Vec<ValidationError>) -> Self {
         errors.sort_by_key(|e| e.code);
         Self { errors }

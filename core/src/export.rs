@@ -1,4 +1,4 @@
-//! The `dialogue.json` export of DOMAIN.md, produced from the graph alone. Sealed content is
+//! The `dialogue.json` export of docs/dialogue.md, produced from the graph alone. Sealed content is
 //! opened through a caller-supplied function (core holds no keys); content that cannot be opened
 //! (a shredded dialogue) is exported as `null`.
 

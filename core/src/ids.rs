@@ -147,7 +147,7 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
-    /// Every kind, in the order of DOMAIN.md.
+    /// Every kind, in the order of docs/dialogue.md.
     pub const ALL: [EntityKind; 5] = [
         EntityKind::Perspective,
         EntityKind::Recommendation,

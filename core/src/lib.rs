@@ -1,6 +1,6 @@
 //! dlg-core: the pure heart of the dialogue ledger.
 //!
-//! The domain of DOMAIN.md ([`ids`], [`model`]), commands and their validation ([`command`],
+//! The domain of docs/dialogue.md ([`ids`], [`model`]), commands and their validation ([`command`],
 //! [`error`]), events ([`event`]), the commit format ([`commit`]), sealing and the key hierarchy
 //! ([`seal`]), commit signatures ([`sign`]), the hash chain ([`chain`]), the projection fold ([`graph`]) and the queries people
 //! and tools ask of it ([`query`]).

@@ -1,4 +1,4 @@
-//! The vocabulary of DOMAIN.md: statuses and their lifecycles, reference types and their target
+//! The vocabulary of docs/dialogue.md: statuses and their lifecycles, reference types and their target
 //! rules, moves, verdict kinds, expert tiers and sources.
 
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,7 @@ impl Lifecycle {
 
 use Status::*;
 
-/// The lifecycle of each kind. DOMAIN.md draws each as a chain; we read an arrow as "may move
+/// The lifecycle of each kind. docs/dialogue.md draws each as a chain; we read an arrow as "may move
 /// forward to", so an intermediate step may be skipped (an open tension may be resolved without
 /// first being addressed). A recommendation may be amended more than once, and a claim may swing
 /// between supported and opposed before it is adopted or withdrawn (ADR 0004).

@@ -1,7 +1,7 @@
 //! The fold runner: keeps a dialogue's graph items equal to the fold of its commits.
 //!
 //! Commits arrive in any order and any number of times (Streams orders only per item and
-//! delivers at least once). The rule of DESIGN.md holds here, over the core fold: commit n is
+//! delivers at least once). The projection rule holds here (ARCHITECTURE.md), over the core fold: commit n is
 //! applied only when the checkpoint is n-1; commits at or below the checkpoint are skipped; a gap
 //! is healed by reading the missing commits from the events table. The changed items are written
 //! with the new checkpoint, conditionally on the checkpoint the projector started from, so two

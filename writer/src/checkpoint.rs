@@ -174,3 +174,43 @@ impl Checkpoint {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dlg_core::sign::Signer as _;
+
+    fn vectors() -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/format-2")
+    }
+
+    /// The checkpoint vector of docs/format.md §11: the test signer's checkpoint of the format 2
+    /// vector ledger at its last commit. Ed25519 is deterministic, so the note never changes;
+    /// `DLG_BLESS=1` rewrites it after a deliberate change of format.
+    #[test]
+    fn checkpoint_vector() {
+        let hashes = std::fs::read_to_string(vectors().join("hashes.hex")).unwrap();
+        let last = hashes.lines().last().unwrap();
+        let checkpoint = Checkpoint {
+            dialogue: DialogueId::parse("pm-repo-sync").unwrap(),
+            commit: hashes.lines().count() as u64,
+            hash: dlg_core::chain::from_hex(last).unwrap(),
+        };
+        let signer = dlg_core::testing::test_signer();
+        let note = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(checkpoint.sign(&signer))
+            .unwrap();
+        let path = vectors().join("checkpoint.txt");
+        if std::env::var_os("DLG_BLESS").is_some() {
+            std::fs::write(&path, &note).unwrap();
+        }
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(stored, note, "the checkpoint vector changed");
+        let (parsed, key) =
+            Checkpoint::parse_verified(stored.as_bytes(), "vector", &[signer.public_key()])
+                .unwrap();
+        assert_eq!((parsed, key), (checkpoint, signer.public_key()));
+    }
+}

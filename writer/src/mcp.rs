@@ -268,7 +268,9 @@ impl<S: Store + 'static> DialogueTools<S> {
         )
     }
 
-    #[tool(description = "Export the dialogue as DOMAIN.md's dialogue.json.")]
+    #[tool(
+        description = "Export the dialogue as one dialogue.json: dialogue, experts, rounds, entities with their lifecycles and relations, verdicts."
+    )]
     async fn export_dialogue(
         &self,
         Parameters(args): Parameters<DialogueArgs>,

@@ -395,7 +395,7 @@ impl ContextView {
     }
 }
 
-/// The dialogue as DOMAIN.md's `dialogue.json`, its content opened with `ring`.
+/// The dialogue as docs/dialogue.md's `dialogue.json`, its content opened with `ring`.
 pub fn export(graph: &Graph, ring: &KeyRing) -> Value {
     let opener = |copy: &SealedCopy| ring.open(copy).ok();
     dlg_core::export::dialogue_json(graph, &opener)
