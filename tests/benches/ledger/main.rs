@@ -2,7 +2,9 @@
 //!
 //! `cargo bench -p dlg-tests --bench ledger` runs every section on this machine and writes
 //! `BENCHMARKS.md`; `cargo bench -p dlg-tests --bench ledger -- --quick` runs each section with
-//! few samples and prints the table only (CI runs it to keep the suite from rotting).
+//! few samples and prints the table only (CI runs it to keep the suite from rotting);
+//! `-- --only audit,sealing` runs the named sections (sealing, appends, projector, reads, audit,
+//! lambda, import) and prints them only.
 //!
 //! Timings on shared machines are noisy, so every figure is printed next to a baseline measured
 //! in the same run, as the ratio of medians (after warm-up runs). Nothing here asserts a time.
@@ -33,36 +35,60 @@ use reads::reads;
 use sealing::sealing;
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only audit,sealing` runs those sections and prints them without writing BENCHMARKS.md
+    // (to look again at one section without an hour-long run).
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|names| names.iter().any(|n| n == name));
     let mode = Mode { quick };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let mut sections = vec![sealing(mode)];
-    eprintln!("sealing done");
-    let mut appends = Section::new("2. Append vs a raw write of the same bytes");
-    let mut peer =
-        Section::new("3. Append vs a peer design (one item per event, TransactWriteItems)");
-    runtime.block_on(async {
-        sqlite_appends(mode, &mut appends).await;
-        eprintln!("sqlite appends done");
-        dynamodb_appends(mode, &mut appends, &mut peer).await;
-        eprintln!("dynamodb appends done");
-    });
-    sections.push(appends);
-    sections.push(peer);
-    sections.push(runtime.block_on(projector(mode)));
-    eprintln!("projector done");
-    sections.push(reads(mode, &runtime));
-    eprintln!("reads done");
-    sections.push(runtime.block_on(audit(mode)));
-    eprintln!("audit done");
-    sections.push(lambda(mode));
-    eprintln!("lambda done");
-    sections.push(runtime.block_on(import(mode)));
-    eprintln!("import done");
+    let mut sections = Vec::new();
+    if wanted("sealing") {
+        sections.push(sealing(mode));
+        eprintln!("sealing done");
+    }
+    if wanted("appends") {
+        let mut appends = Section::new("2. Append vs a raw write of the same bytes");
+        let mut peer =
+            Section::new("3. Append vs a peer design (one item per event, TransactWriteItems)");
+        runtime.block_on(async {
+            sqlite_appends(mode, &mut appends).await;
+            eprintln!("sqlite appends done");
+            dynamodb_appends(mode, &mut appends, &mut peer).await;
+            eprintln!("dynamodb appends done");
+        });
+        sections.push(appends);
+        sections.push(peer);
+    }
+    if wanted("projector") {
+        sections.push(runtime.block_on(projector(mode)));
+        eprintln!("projector done");
+    }
+    if wanted("reads") {
+        sections.push(reads(mode, &runtime));
+        eprintln!("reads done");
+    }
+    if wanted("audit") {
+        sections.push(runtime.block_on(audit(mode)));
+        eprintln!("audit done");
+    }
+    if wanted("lambda") {
+        sections.push(lambda(mode));
+        eprintln!("lambda done");
+    }
+    if wanted("import") {
+        sections.push(runtime.block_on(import(mode)));
+        eprintln!("import done");
+    }
 
     let command = if quick {
         "cargo bench -p dlg-tests --bench ledger -- --quick"
@@ -83,7 +109,7 @@ fn main() {
         report.push_str(&section.markdown());
     }
     println!("{report}");
-    if !quick {
+    if !quick && only.is_none() {
         let path = dlg_tests::repo_root().join("BENCHMARKS.md");
         std::fs::write(&path, &report).unwrap();
         eprintln!("wrote {}", path.display());

@@ -1,4 +1,4 @@
-//! Section 1: sealing and chaining a round against the bare primitives.
+//! Section 1: sealing, chaining and signing a round against the bare primitives.
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
@@ -33,6 +33,20 @@ pub(crate) fn primitives(commit: &Commit, bytes: &[u8], key: &[u8; 32]) {
     std::hint::black_box(blake3::hash(bytes));
 }
 
+/// One strict Ed25519 verification per commit, of the message a commit signature signs: the
+/// work no verifier of format 2 can skip besides the chain.
+pub(crate) fn primitives_verify(
+    key: &ed25519_dalek::VerifyingKey,
+    signed: &[([u8; 32], [u8; 64])],
+) {
+    for (hash, signature) in signed {
+        let message = [dlg_core::sign::COMMIT_SIGNATURE_CONTEXT, hash.as_slice()].concat();
+        let _ = std::hint::black_box(
+            key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(signature)),
+        );
+    }
+}
+
 /// The same, opening instead of sealing (what an audit must do at least).
 pub(crate) fn primitives_open(ciphertexts: &[(Vec<u8>, Vec<u8>)], bytes: &[&[u8]], key: &[u8; 32]) {
     let cipher = XChaCha20Poly1305::new(key.into());
@@ -57,7 +71,7 @@ pub(crate) fn primitives_open(ciphertexts: &[(Vec<u8>, Vec<u8>)], bytes: &[&[u8]
 }
 
 pub(crate) fn sealing(mode: Mode) -> Section {
-    let mut section = Section::new("1. Sealing and chaining a round vs the primitives");
+    let mut section = Section::new("1. Sealing, chaining and signing vs the primitives");
     let ledger = given_panel("bench-seal", 3);
     let command = round(0);
     let mut entropy = OsEntropy;
@@ -80,6 +94,7 @@ pub(crate) fn sealing(mode: Mode) -> Section {
     let limit = time(mode.warmup(20), mode.samples(200), || {
         primitives(&sample.commit, &sample.bytes, &key);
     });
+    signing(mode, &sample.hash, &mut section);
     section.timed(
         &format!("decide + seal + encode + chain one round ({events} events, {size} bytes)"),
         ours.median,
@@ -87,4 +102,35 @@ pub(crate) fn sealing(mode: Mode) -> Section {
         "baseline: XChaCha20-Poly1305 over each sealed field and blake3 over the commit bytes; dlg adds validation of the round, canonical JSON encoding of 40 events and their addresses",
     );
     section
+}
+
+/// Signing a commit as the writer does against a bare Ed25519 signature of the same bytes.
+fn signing(mode: Mode, hash: &[u8; 32], section: &mut Section) {
+    use ed25519_dalek::Signer as _;
+    let signer = dlg_core::testing::test_signer();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let ours = runtime.block_on(time_async(mode.warmup(50), mode.samples(2000), |_| {
+        let signer = &signer;
+        async move {
+            let message = dlg_core::sign::commit_message(hash);
+            std::hint::black_box(
+                dlg_core::sign::sign_checked(signer, &message)
+                    .await
+                    .unwrap(),
+            );
+        }
+    }));
+    let bare = ed25519_dalek::SigningKey::from_bytes(&[0x5e; 32]);
+    let message = dlg_core::sign::commit_message(hash);
+    let limit = time(mode.warmup(50), mode.samples(2000), || {
+        std::hint::black_box(bare.sign(&message));
+    });
+    section.timed(
+        "sign one commit (the writer's signer, then the signature checked before it is stored)",
+        ours.median,
+        limit.median,
+        "baseline: one bare ed25519-dalek signature of the same 63-byte message; dlg also verifies the signature it got back (strict), so a faulty or substituted signer (KMS answers included) cannot store a commit that will not verify",
+    );
 }

@@ -346,7 +346,7 @@ pub enum Cmd {
     Signer,
     /// Print the digest (dialogue@commit:hash) an auditor keeps.
     Digest { dialogue: String },
-    /// Export docs/dialogue.md's dialogue.json.
+    /// Export the dialogue as one dialogue.json (experts, rounds, entities, verdicts).
     Export {
         dialogue: String,
         /// Write to this file instead of stdout.
