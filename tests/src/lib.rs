@@ -537,54 +537,66 @@ pub fn unique_prefix(test: &str) -> String {
 /// under `target/` that this creates once and reuses.
 pub fn mcp_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
-        let venv = target.join("mcp-venv");
-        let python = venv.join("bin/python");
-        let requirements = repo_root().join("tests/mcp/requirements.txt");
-        let stamp = venv.join("installed.txt");
-        let wanted = std::fs::read_to_string(&requirements).unwrap_or_default();
-        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-            let run = |program: &Path, args: &[&str]| {
-                let output = std::process::Command::new(program)
-                    .args(args)
-                    .output()
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "cannot run {}: {e} (install Python 3.10+)",
-                            program.display()
-                        )
-                    });
-                assert!(
-                    output.status.success(),
-                    "{} {args:?} failed:\n{}",
-                    program.display(),
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            };
-            run(
-                Path::new("python3"),
-                &["-m", "venv", &venv.to_string_lossy()],
+    PYTHON.get_or_init(|| venv_python("mcp-venv", "tests/mcp/requirements.txt"))
+}
+
+/// A Python with PyNaCl and BLAKE3 (`tests/cleanroom/requirements.txt`), for the independent
+/// verifier of docs/format.md, in a virtual environment under `target/`.
+pub fn cleanroom_python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| venv_python("cleanroom-venv", "tests/cleanroom/requirements.txt"))
+}
+
+/// The Python of the virtual environment `target/{name}` with the pinned `requirements` (a path
+/// from the repository root) installed from PyPI; created once, and again when the requirements
+/// change.
+fn venv_python(name: &str, requirements: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let venv = target.join(name);
+    let python = venv.join("bin/python");
+    let requirements = repo_root().join(requirements);
+    let stamp = venv.join("installed.txt");
+    let wanted = std::fs::read_to_string(&requirements).unwrap_or_default();
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        let run = |program: &Path, args: &[&str]| {
+            let output = std::process::Command::new(program)
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run {}: {e} (install Python 3.10+)",
+                        program.display()
+                    )
+                });
+            assert!(
+                output.status.success(),
+                "{} {args:?} failed:\n{}",
+                program.display(),
+                String::from_utf8_lossy(&output.stderr)
             );
-            run(
-                &python,
-                &[
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                    &requirements.to_string_lossy(),
-                ],
-            );
-            std::fs::write(&stamp, wanted)
-                .unwrap_or_else(|e| panic!("cannot write {}: {e}", stamp.display()));
-        }
-        python
-    })
+        };
+        run(
+            Path::new("python3"),
+            &["-m", "venv", &venv.to_string_lossy()],
+        );
+        run(
+            &python,
+            &[
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                &requirements.to_string_lossy(),
+            ],
+        );
+        std::fs::write(&stamp, wanted)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", stamp.display()));
+    }
+    python
 }
 
 /// Records every request an SDK client sends (DynamoDB, DynamoDB Streams, KMS): its operation

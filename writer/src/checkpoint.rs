@@ -178,7 +178,6 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dlg_core::sign::Signer as _;
 
     fn vectors() -> std::path::PathBuf {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/format-2")

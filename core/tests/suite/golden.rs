@@ -113,7 +113,7 @@ const PUBLIC_KEY: &str = "8146640f02493af4fbc54fe33388e75dc2c937ae0b7727cc2b2afb
 const VERIFIER_KEY: &str = "dlg-ledger+8a1c19a3+AYFGZA8CSTr0+8VP4zOI513CyTeuC3cnzCsq+xt1GZo+";
 const SIGNATURE: &str = "ac9c792f41beebc5830e71eb074d4a330bb8dc9c963b19610fb182aa44f8a4ee2726aaf63aacc545e857a90c1f3c6300cd1b5c0e2addb89aba74d3cd80ef3a06";
 
-/// Format 2 test vectors (docs/format.md §11): a whole signed ledger of three commits as the
+/// Format 2 test vectors (docs/format.md §11): a whole signed ledger of five commits as the
 /// writer stores it today, the signature beside each commit, the master key and the wrapped data
 /// key, and the exact request bytes behind each request fingerprint. Everything is deterministic
 /// (seeded entropy, a fixed clock, the fixed signing seed), so the writer must reproduce these
@@ -126,12 +126,33 @@ fn format_two_ledger_vectors() {
     use dlg_core::testing::TestEntropy;
 
     let mut ledger = crate::common::given_round_zero();
-    let status = crate::common::command(serde_json::json!({
-        "command": "update_statuses",
-        "updates": [{"id": "T0001", "status": "resolved", "by": ["muffin", "cupcake"], "via": "P0001",
-                     "reason": "The DocSchema trait settles where writeback happens."}]
-    }));
-    ledger.run(&status).unwrap();
+    // Round 1 adds the event types round 0 lacks: references, a move, a status change; then a
+    // verdict, and the dialogue's close. A string with escapes and non-ASCII text is among them.
+    for request in [
+        serde_json::json!({
+            "command": "register_round", "round": 1, "title": "Refinement", "score": 82.5,
+            "perspectives": [{"id": "MUFFIN-P0101", "label": "Batch writeback",
+                              "content": "One commit after all API calls: \"atomic\" — no partial trees.",
+                              "references": [{"type": "resolve", "target": "T0001"},
+                                             {"type": "refine", "target": "P0001"}]}],
+            "references": [{"source": "E0001", "type": "support", "target": "P0001"}],
+            "moves": [{"expert": "cupcake", "move": "bridge", "targets": ["P0001", "P0002"],
+                       "context": "Both need the schema first."}],
+            "status_updates": [{"id": "T0001", "status": "resolved", "by": ["muffin", "cupcake"],
+                                "via": "MUFFIN-P0101",
+                                "reason": "The DocSchema trait settles where writeback happens."}]
+        }),
+        serde_json::json!({
+            "command": "register_verdict", "verdict_id": "final", "type": "final",
+            "recommendation": "Adopt DocSchema with batched writeback.",
+            "conditions": ["dry run on first sync"], "vote": "3-0", "confidence": "unanimous",
+            "adopts": ["R0001"]
+        }),
+        serde_json::json!({"command": "change_dialogue_status", "status": "converged",
+                           "reason": "The panel agreed."}),
+    ] {
+        ledger.run(&crate::common::command(request)).unwrap();
+    }
     let dialogue = DialogueId::parse("pm-repo-sync").unwrap();
     let master = MasterKey::new(SecretKey::from_bytes([0x4d; 32]));
     let wrapped = master.wrap_key(&dialogue, 1, &ledger.key, &mut TestEntropy::new(11));

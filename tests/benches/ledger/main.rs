@@ -44,7 +44,10 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|list| list.split(',').map(str::to_owned).collect());
-    let wanted = |name: &str| only.as_ref().is_none_or(|names| names.iter().any(|n| n == name));
+    let wanted = |name: &str| {
+        only.as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    };
     let mode = Mode { quick };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

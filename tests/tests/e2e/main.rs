@@ -9,7 +9,9 @@
 //! - `confidentiality`: content never reaches the SQLite files in clear.
 //! - `dynamodb`: every command with `--store dynamodb` against DynamoDB Local.
 //! - `kms`: the AWS KMS master key provider (a local KMS-compatible server), on both stores.
+//! - `legacy`: a format 1 ledger of the old SQLite layout, read, verified and continued in format 2.
 //! - `import`: importing archives of existing dialogues (the sample fixture and synthetic ones).
+//! - `independent`: the Python verifier written from docs/format.md alone checks vectors and a live ledger.
 //! - `mcp`: `dlg mcp` driven by the official Python MCP SDK.
 
 #![allow(
@@ -25,7 +27,9 @@ mod dynamodb;
 mod errors;
 mod forgery;
 mod import;
+mod independent;
 mod kms;
+mod legacy;
 mod mcp;
 mod requests;
 mod tampering;
