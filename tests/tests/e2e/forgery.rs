@@ -296,29 +296,12 @@ impl Target {
             .assert()
             .code(code);
         let reports: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
-        let problems = reports[0]["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                (
-                    p["commit"].as_u64().unwrap(),
-                    p["kind"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        (problems, reports)
+        (problems_of(&reports[0]), reports)
     }
 
     /// An append the writer must refuse, with the JSON error kind it names.
     fn refused_append(&self) -> String {
-        let assert = self
-            .dlg()
-            .args(["--json", "dialogue-status", DIALOGUE, "converging"])
-            .assert()
-            .failure();
-        let error: Value = serde_json::from_slice(&assert.get_output().stderr).unwrap();
-        error["error"]["kind"].as_str().unwrap().to_owned()
+        error_kind(self.dlg(), &["dialogue-status", DIALOGUE, "converging"])
     }
 
     /// Moves the master key away: the writer's machine without its content key.
@@ -411,11 +394,7 @@ fn rewritten_clear_structure_rechained_fails_its_signature(target: Target) {
     let mut previous = chain::genesis(&dlg_core::ids::DialogueId::parse(DIALOGUE).unwrap());
     for (number, bytes, _) in target.rows() {
         let bytes = if number == 2 {
-            assert!(bytes.windows(18).any(|w| w == b"\"actor\":\"e2e-test\""));
-            String::from_utf8(bytes)
-                .unwrap()
-                .replacen("\"actor\":\"e2e-test\"", "\"actor\":\"mallory\"", 1)
-                .into_bytes()
+            actor_rewritten(bytes)
         } else {
             bytes
         };

@@ -108,11 +108,7 @@ fn the_independent_verifier_checks_a_ledger_dlg_wrote_and_finds_a_rechained_edit
         dlg_core::chain::genesis(&dlg_core::ids::DialogueId::parse(DIALOGUE).unwrap());
     for (n, (sk, bytes)) in rows.into_iter().enumerate() {
         let bytes = if n == 1 {
-            assert!(bytes.windows(18).any(|w| w == b"\"actor\":\"e2e-test\""));
-            String::from_utf8(bytes)
-                .unwrap()
-                .replacen("\"actor\":\"e2e-test\"", "\"actor\":\"mallory\"", 1)
-                .into_bytes()
+            actor_rewritten(bytes)
         } else {
             bytes
         };

@@ -91,3 +91,36 @@ pub fn recorded() -> Sandbox {
     run_json(&sandbox, &["round", DIALOGUE], Some(&round_one()));
     sandbox
 }
+
+/// The problems of one `dlg --json audit` report, as (commit, kind).
+pub fn problems_of(report: &Value) -> Vec<(u64, String)> {
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["commit"].as_u64().unwrap(),
+                p["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The kind of the JSON error a refused `dlg` run printed on stderr.
+pub fn error_kind(command: assert_cmd::Command, args: &[&str]) -> String {
+    let mut command = command;
+    let assert = command.arg("--json").args(args).assert().failure();
+    let error: Value = serde_json::from_slice(&assert.get_output().stderr).unwrap();
+    error["error"]["kind"].as_str().unwrap().to_owned()
+}
+
+/// A commit's bytes with the actor the tests write (`e2e-test`) rewritten to `mallory`: the
+/// attacker's edit of clear structure.
+pub fn actor_rewritten(bytes: Vec<u8>) -> Vec<u8> {
+    assert!(bytes.windows(18).any(|w| w == b"\"actor\":\"e2e-test\""));
+    String::from_utf8(bytes)
+        .unwrap()
+        .replacen("\"actor\":\"e2e-test\"", "\"actor\":\"mallory\"", 1)
+        .into_bytes()
+}

@@ -38,17 +38,7 @@ fn problems(sandbox: &Sandbox) -> Vec<(u64, String)> {
         .assert()
         .code(5);
     let reports: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
-    reports[0]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["commit"].as_u64().unwrap(),
-                p["kind"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    problems_of(&reports[0])
 }
 
 /// The byte ranges of every `"sealed":{...}` object in a commit.
