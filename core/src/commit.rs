@@ -366,22 +366,41 @@ fn validate_header(header: &CommitHeader) -> Result<(), CommitError> {
             "commit and event numbers start at 1".to_owned(),
         ));
     }
-    if header.actor.trim().is_empty() || header.actor.len() > 200 {
-        return Err(CommitError::Header(
-            "actor must be 1 to 200 bytes naming the tool, model or person writing".to_owned(),
-        ));
+    check_clear_fields(
+        &header.actor,
+        header.idempotency_key.as_deref(),
+        &header.time,
+    )
+}
+
+/// The longest actor a header takes, in bytes.
+pub const MAX_ACTOR: usize = 200;
+
+/// Checks the clear header fields a writer is given (actor, idempotency key, time) before it
+/// does anything else: they are stored in clear and shown to people, so they are short, single
+/// lines with no control characters, separators or bidi controls (`dlg_core::text`).
+pub fn check_clear_fields(
+    actor: &str,
+    idempotency_key: Option<&str>,
+    time: &str,
+) -> Result<(), CommitError> {
+    if actor.trim().is_empty() || actor.len() > MAX_ACTOR || !crate::text::is_plain_line(actor) {
+        return Err(CommitError::Header(format!(
+            "actor `{}` is not valid: an actor is 1 to {MAX_ACTOR} bytes naming the tool, model or person writing, on one line without control characters",
+            crate::text::line(&actor.chars().take(80).collect::<String>())
+        )));
     }
-    if let Some(key) = &header.idempotency_key
-        && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control))
+    if let Some(key) = idempotency_key
+        && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !crate::text::is_plain_line(key))
     {
         return Err(CommitError::Header(format!(
             "an idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} bytes without control characters"
         )));
     }
-    if !is_rfc3339_utc(&header.time) {
+    if !is_rfc3339_utc(time) {
         return Err(CommitError::Header(format!(
             "time `{}` is not an RFC 3339 UTC timestamp like 2026-03-12T20:26:00Z",
-            header.time
+            crate::text::line(&time.chars().take(80).collect::<String>())
         )));
     }
     Ok(())

@@ -126,25 +126,41 @@ impl ValidationError {
     }
 }
 
-/// All errors of a rejected request, in docs/dialogue.md's order of checks (then by position).
+/// The most errors a rejection lists; the rest are counted in [`Rejected::omitted`], so a
+/// request with a hundred thousand bad references is answered in kilobytes, not megabytes.
+pub const MAX_LISTED_ERRORS: usize = 100;
+
+/// All errors of a rejected request, in docs/dialogue.md's order of checks (then by position):
+/// the first [`MAX_LISTED_ERRORS`] of them, and how many more there were.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
-#[error("{} invalid item(s); first: {}", errors.len(), errors.first().map(|e| e.message.as_str()).unwrap_or(""))]
+#[error("{} invalid item(s); first: {}", errors.len() + omitted, errors.first().map(|e| e.message.as_str()).unwrap_or(""))]
 pub struct Rejected {
-    /// Every error found.
+    /// The errors found, at most [`MAX_LISTED_ERRORS`].
     pub errors: Vec<ValidationError>,
+    /// How many further errors were found and not listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Rejected {
-    /// Orders errors by code (docs/dialogue.md's order first), keeping request order within a code.
+    /// Orders errors by code (docs/dialogue.md's order first), keeping request order within a
+    /// code, and keeps the first [`MAX_LISTED_ERRORS`].
     pub fn new(mut errors: Vec<ValidationError>) -> Self {
         errors.sort_by_key(|e| e.code);
-        Self { errors }
+        let omitted = errors.len().saturating_sub(MAX_LISTED_ERRORS);
+        errors.truncate(MAX_LISTED_ERRORS);
+        Self { errors, omitted }
     }
 
     /// A rejection with one error.
     pub fn one(error: ValidationError) -> Self {
         Self {
             errors: vec![error],
+            omitted: 0,
         }
     }
 

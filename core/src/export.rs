@@ -46,7 +46,7 @@ pub fn dialogue_json(graph: &Graph, opener: Opener<'_>) -> Value {
                 "color": e.color,
                 "first_round": e.first_round,
                 "scores": scores,
-                "total": e.scores.values().sum::<f64>(),
+                "total": crate::graph::total(e.scores.values().copied()),
             })
         })
         .collect();

@@ -3,7 +3,7 @@
 //! The domain of docs/dialogue.md ([`ids`], [`model`]), commands and their validation ([`command`],
 //! [`error`]), events ([`event`]), the commit format ([`commit`]), sealing and the key hierarchy
 //! ([`seal`]), commit signatures ([`sign`]), the hash chain ([`chain`]), the projection fold ([`graph`]) and the queries people
-//! and tools ask of it ([`query`]).
+//! and tools ask of it ([`query`]), and untrusted text made safe to show ([`text`]).
 //!
 //! **Architecture Invariant:** this crate performs no I/O, never reads the clock and never draws
 //! randomness itself: times come in as arguments, random bytes through [`seal::Entropy`].
@@ -24,6 +24,7 @@ pub mod model;
 pub mod query;
 pub mod seal;
 pub mod sign;
+pub mod text;
 // Test helpers (seeded entropy, an in-memory ledger, random dialogues), behind the `testing`
 // feature so they are never part of a release build.
 #[cfg(feature = "testing")]

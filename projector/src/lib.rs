@@ -9,12 +9,14 @@
 //! - [`stream`]: the DynamoDB Streams contract: decoding records, the batch handler with its
 //!   partial batch response.
 //! - [`runner`]: the local stream runner that polls DynamoDB Local's stream and feeds the handler.
+//! - [`logging`]: the log filter of every binary (no content in logs, at any level).
 //!
 //! **Architecture Invariant:** the projector holds no decryption key: sealed content is copied
 //! from commits into graph items, never opened.
 
 #![forbid(unsafe_code)]
 
+pub mod logging;
 pub mod projection;
 pub mod runner;
 pub mod stream;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use dlg_core::append::{AppendContext, PrepareError, Receipt, prepare};
 use dlg_core::chain::{self, ChainError, Digest};
-use dlg_core::command::{Command, CreateDialogue, dialogue_id_for};
+use dlg_core::command::{dialogue_id_of, Command, CreateDialogue, dialogue_id_for};
 use dlg_core::commit::{Commit, CommitError, request_fingerprint};
 use dlg_core::error::Rejected;
 use dlg_core::graph::{ApplyError, Graph, NodeItem};
@@ -219,6 +219,45 @@ impl WriteOptions {
 /// The current time in RFC 3339 UTC with microseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+/// How far ahead of the writer's clock a commit's time may be (clock skew between machines).
+pub const MAX_FUTURE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// The time of the next commit: `asked` (checked: RFC 3339 UTC, not before the previous commit,
+/// at most [`MAX_FUTURE`] ahead of the clock), or the clock, never earlier than the previous
+/// commit (a clock that stepped back does not make history run backwards).
+pub fn commit_time(asked: Option<&str>, previous: Option<&str>) -> Result<String, LedgerError> {
+    let parse = |t: &str| humantime::parse_rfc3339(t).ok();
+    let previous_at = previous.and_then(parse);
+    let Some(asked) = asked else {
+        let now = now();
+        return Ok(match (previous, previous_at) {
+            (Some(p), Some(at)) if parse(&now).is_some_and(|n| n < at) => p.to_owned(),
+            _ => now,
+        });
+    };
+    let at = parse(asked).filter(|_| dlg_core::commit::is_rfc3339_utc(asked)).ok_or_else(|| {
+        LedgerError::Request(format!(
+            "time `{}` is not an RFC 3339 UTC timestamp like 2026-03-12T20:26:00Z",
+            dlg_core::text::line(&asked.chars().take(80).collect::<String>())
+        ))
+    })?;
+    if let (Some(p), Some(previous_at)) = (previous, previous_at)
+        && at < previous_at
+    {
+        return Err(LedgerError::Request(format!(
+            "time {asked} is earlier than the previous commit's time {p}: commit times never go back; give a time at or after it, or leave the time out"
+        )));
+    }
+    if at > std::time::SystemTime::now() + MAX_FUTURE {
+        return Err(LedgerError::Request(format!(
+            "time {asked} is more than {} minutes ahead of this machine's clock ({}): give the time the commit is written, or leave it out",
+            MAX_FUTURE.as_secs() / 60,
+            now()
+        )));
+    }
+    Ok(asked.to_owned())
 }
 
 /// Who keeps the graph table current.
@@ -468,7 +507,7 @@ impl<S: Store> Ledger<S> {
                 return Ok(receipt);
             }
             let dialogue =
-                dialogue_id_for(&create.title, |id| taken.iter().any(|t| t.as_str() == id))?;
+                dialogue_id_of(create, |id| taken.iter().any(|t| t.as_str() == id))?;
             match self.append(&dialogue, &command, options, true).await {
                 // Another writer took this id between our read and our write: choose again.
                 Err(LedgerError::Store(StoreError::Conflict { .. })) => continue,
@@ -491,16 +530,22 @@ impl<S: Store> Ledger<S> {
         command: &Command,
         idempotency_key: &str,
     ) -> Result<Option<Receipt>, LedgerError> {
-        let Some(base) = dlg_core::ids::slugify(&create.title) else {
+        let Some(base) = create
+            .id
+            .clone()
+            .or_else(|| dlg_core::ids::slugify(&create.title))
+        else {
             return Ok(None);
         };
+        let explicit = create.id.is_some();
         let candidates = taken.iter().filter(|id| {
             id.as_str() == base
-                || id
-                    .as_str()
-                    .strip_prefix(&base)
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|n| n.parse::<u32>().is_ok())
+                || !explicit
+                    && id
+                        .as_str()
+                        .strip_prefix(&base)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
         });
         for dialogue in candidates {
             let rows = self.store.commits(dialogue, 1).await?;
@@ -569,7 +614,12 @@ impl<S: Store> Ledger<S> {
         options: &WriteOptions,
         creating: bool,
     ) -> Result<Receipt, LedgerError> {
-        let time = options.time.clone().unwrap_or_else(now);
+        dlg_core::commit::check_clear_fields(
+            &options.actor,
+            options.idempotency_key.as_deref(),
+            options.time.as_deref().unwrap_or("2000-01-01T00:00:00Z"),
+        )
+        .map_err(|e| LedgerError::Request(e.to_string()))?;
         let signer = self.signer.as_deref().ok_or(LedgerError::NoSigner)?;
         for attempt in 0..MAX_APPEND_ATTEMPTS {
             let (rows, graph) = if creating {
@@ -614,6 +664,7 @@ impl<S: Store> Ledger<S> {
             {
                 return Ok(receipt);
             }
+            let time = commit_time(options.time.as_deref(), graph.checkpoint.time.as_deref())?;
             let context = AppendContext {
                 actor: &options.actor,
                 time: &time,

@@ -8,7 +8,8 @@
 //! - [`audit`]: replay and verification.
 //! - [`import`]: importing archives of existing dialogues.
 //! - [`mcp`]: the dialogue tools as an MCP server (`dlg mcp`).
-//! - [`cli`], [`render`], [`demo`]: the command line for people and tools.
+//! - [`cli`], [`render`], [`demo`]: the command line for people and tools; [`files`]: reading
+//!   user-named files safely (regular files only, bounded).
 //!
 //! The stores it writes are `dlg-store`'s (both adapters); the projector it runs in-process is
 //! `dlg-projector`'s.
@@ -19,6 +20,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod cli;
 pub mod demo;
+pub mod files;
 pub mod heads;
 pub mod import;
 pub mod keys;

@@ -2,6 +2,7 @@
 //! the answer and exit with its code. Everything else lives in the library.
 
 use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,13 +29,44 @@ fn data_dir(home: Option<PathBuf>) -> Result<PathBuf, Failure> {
                 "no data directory: set DLG_HOME".to_owned(),
             ))
         })?;
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::from(LedgerError::DataDirectory(format!(
-            "cannot create the data directory {}: {e} (set DLG_HOME to a writable directory)",
-            dir.display()
-        )))
-    })?;
+    // Created owner-only: the directory holds the key files, the ledger and the high-water marks.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| {
+            Failure::from(LedgerError::DataDirectory(format!(
+                "cannot create the data directory {}: {e} (set DLG_HOME to a writable directory)",
+                dir.display()
+            )))
+        })?;
+    warn_if_shared(&dir, "data directory", "chmod 700");
     Ok(dir)
+}
+
+/// Warns (once per path and run) when `path` can be read or entered by other users: the ledger
+/// holds structure, idempotency keys and wrapped keys in clear, which only its owner should
+/// see. A warning, not a refusal: a ledger may be shared with an auditor's group on purpose.
+fn warn_if_shared(path: &std::path::Path, what: &str, fix: &str) {
+    use std::sync::Mutex;
+    static WARNED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.iter().any(|p| p == path) {
+        return;
+    }
+    warned.push(path.to_owned());
+    eprintln!(
+        "warning: the {what} {} has mode {mode:o}: other users on this machine can read it; run `{fix} {}`",
+        path.display(),
+        path.display()
+    );
 }
 
 /// Whether a command verifies only, and so runs without the master key when there is none.
@@ -150,7 +182,12 @@ async fn master_key<S: Store>(
 async fn dispatch<S: Store + 'static>(ledger: Ledger<S>, cli: Cli) -> Result<cli::Output, Failure> {
     match cli.command {
         Cmd::Mcp => {
-            dlg_writer::mcp::serve(ledger, &cli.global.actor).await?;
+            // A message holds a request and its JSON-RPC envelope: allow the request limit and
+            // a little more.
+            let limit = usize::try_from(cli.global.max_request_bytes)
+                .unwrap_or(usize::MAX)
+                .saturating_add(64 * 1024);
+            dlg_writer::mcp::serve(ledger, &cli.global.actor, limit).await?;
             Ok(cli::Output::new(String::new(), serde_json::Value::Null))
         }
         command => cli::run(&ledger, &cli.global, command).await,
@@ -161,7 +198,9 @@ async fn run(cli: Cli) -> Result<cli::Output, Failure> {
     match cli.global.store {
         StoreKind::Sqlite => {
             let home = data_dir(cli.global.home.clone())?;
-            let store = SqliteStore::open(&home.join("ledger.db")).map_err(LedgerError::from)?;
+            let database = home.join("ledger.db");
+            let store = SqliteStore::open(&database).map_err(LedgerError::from)?;
+            warn_if_shared(&database, "database", "chmod 600");
             let ledger = open(store, &cli.global, &cli.command, "sqlite").await?;
             dispatch(ledger, cli).await
         }
@@ -249,10 +288,7 @@ async fn project(
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DLG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(dlg_projector::logging::filter("DLG_LOG", "warn"))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -274,8 +310,11 @@ fn main() -> ExitCode {
             let mut stdout = std::io::stdout().lock();
             let _ = if json {
                 writeln!(stdout, "{}", output.json)
-            } else if !output.text.is_empty() {
+            } else if output.verbatim {
                 writeln!(stdout, "{}", output.text)
+            } else if !output.text.is_empty() {
+                // Renderers neutralise content field by field; this is the last line of defence.
+                writeln!(stdout, "{}", dlg_core::text::block(&output.text))
             } else {
                 Ok(())
             };
@@ -286,7 +325,7 @@ fn main() -> ExitCode {
             if json || failure.code == exit::REJECTED {
                 eprintln!("{}", failure.json);
             } else {
-                eprintln!("error: {}", failure.message);
+                eprintln!("error: {}", dlg_core::text::block(&failure.message));
             }
             ExitCode::from(failure.code)
         }

@@ -14,6 +14,7 @@ use dlg_core::graph::{EdgeItem, Graph, NodeItem, SealedCopy};
 use dlg_core::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
 use dlg_core::model::{RefType, Status, Tier, tension_is_open};
 use dlg_core::query::{Direction, Subgraph};
+use dlg_core::text::line;
 
 use crate::keys::KeyRing;
 use crate::ledger::LedgerError;
@@ -373,23 +374,26 @@ pub fn context(
 }
 
 impl ContextView {
-    /// The context as markdown for a model's prompt.
+    /// The context as markdown for a model's prompt. Every field is content, so every field is
+    /// one line with control characters escaped: no label can start a line of its own.
     pub fn markdown(&self) -> String {
         let mut out = format!(
             "# {}\n\n{}\n\n## Round {}\n\n### Open tensions\n",
-            self.title, self.question, self.round
+            line(&self.title),
+            line(&self.question),
+            self.round
         );
         for t in &self.open_tensions {
-            let _ = writeln!(out, "- **{}** ({}) {}", t.id, t.status, t.label);
+            let _ = writeln!(out, "- **{}** ({}) {}", t.id, t.status, line(&t.label));
         }
         out.push_str("\n### Prior perspectives\n");
         for p in &self.perspectives {
             let by: Vec<&str> = p.contributors.iter().map(|c| c.as_str()).collect();
-            let _ = writeln!(out, "- **{}** {} — {}", p.id, p.label, by.join(", "));
+            let _ = writeln!(out, "- **{}** {} — {}", p.id, line(&p.label), by.join(", "));
         }
         out.push_str("\n### The panel\n");
         for e in &self.experts {
-            let _ = writeln!(out, "- **{}**: {}", e.expert, e.role);
+            let _ = writeln!(out, "- **{}**: {}", e.expert, line(&e.role));
         }
         out
     }

@@ -1,22 +1,45 @@
 //! Presentation for people: tables, and pictures of the graph as text, Mermaid and Graphviz DOT.
 //! Labels are opened with the dialogue's key ring; without it (shredded) they read `[shredded]`.
+//! Every piece of content leaves here through `dlg_core::text`: cells and text-graph labels on
+//! one line with control characters escaped, Mermaid and DOT labels escaped for their renderers.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use dlg_core::graph::{Graph, NodeItem, SealedCopy};
 use dlg_core::query::Subgraph;
+use dlg_core::text;
 
 use crate::keys::KeyRing;
 
+/// A table in the house style whose cells are always neutralised: a cell is one line, with
+/// control characters escaped, whatever the content holds.
+#[derive(Debug)]
+pub struct SafeTable(Table);
+
+impl SafeTable {
+    /// Adds a row, each cell through [`text::line`].
+    pub fn add_row(&mut self, cells: Vec<String>) -> &mut Self {
+        self.0
+            .add_row(cells.iter().map(|cell| text::line(cell).into_owned()));
+        self
+    }
+}
+
+impl std::fmt::Display for SafeTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A table with the house style.
-pub fn table(header: &[&str]) -> Table {
+pub fn table(header: &[&str]) -> SafeTable {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(120)
         .set_header(header.iter().copied());
-    table
+    SafeTable(table)
 }
 
 /// Opens one text field of sealed content for display.
@@ -52,7 +75,7 @@ pub fn graph_text(ring: &KeyRing, subgraph: &Subgraph) -> String {
             node.kind,
             node.status,
             node.round,
-            label(ring, node)
+            text::line(&label(ring, node))
         ));
     }
     if !subgraph.edges.is_empty() {
@@ -65,10 +88,6 @@ pub fn graph_text(ring: &KeyRing, subgraph: &Subgraph) -> String {
         ));
     }
     out
-}
-
-fn escape_mermaid(text: &str) -> String {
-    text.replace('"', "#quot;").replace(['\n', '\r'], " ")
 }
 
 /// The subgraph as a Mermaid flowchart.
@@ -86,7 +105,7 @@ pub fn graph_mermaid(ring: &KeyRing, subgraph: &Subgraph) -> String {
             shape.0,
             node.id,
             node.status,
-            escape_mermaid(&label(ring, node)),
+            text::mermaid(&label(ring, node)),
             shape.1
         ));
     }
@@ -97,12 +116,6 @@ pub fn graph_mermaid(ring: &KeyRing, subgraph: &Subgraph) -> String {
         ));
     }
     out
-}
-
-fn escape_dot(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace(['\n', '\r'], " ")
 }
 
 /// The subgraph as a Graphviz digraph.
@@ -124,7 +137,7 @@ pub fn graph_dot(ring: &KeyRing, graph: &Graph, subgraph: &Subgraph) -> String {
             node.id,
             node.id,
             node.status,
-            escape_dot(&label(ring, node))
+            text::dot(&label(ring, node))
         ));
     }
     for edge in &subgraph.edges {

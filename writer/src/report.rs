@@ -115,6 +115,9 @@ pub struct Output {
     pub json: Value,
     /// Exit code (non-zero for an audit with problems).
     pub code: u8,
+    /// The text is exact data (JSON a command prints as its text form) and is printed as is;
+    /// any other text is neutralised once more on its way to the terminal.
+    pub verbatim: bool,
 }
 
 impl Output {
@@ -123,7 +126,14 @@ impl Output {
             text: text.into(),
             json: serde_json::to_value(json).unwrap_or(Value::Null),
             code: exit::OK,
+            verbatim: false,
         }
+    }
+
+    /// Marks the text as exact data, printed as is.
+    pub fn verbatim(mut self) -> Self {
+        self.verbatim = true;
+        self
     }
 }
 

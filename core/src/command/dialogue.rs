@@ -84,6 +84,35 @@ impl Ctx<'_> {
 /// The id a dialogue with this title gets, given the ids already taken; a rejection with
 /// `dialogue_exists` when all 99 candidates are taken, `invalid_value` for a title without
 /// letters or digits.
+/// The id a creation asks for: its explicit `id` (a valid slug not taken), or one chosen from its
+/// title by [`dialogue_id_for`].
+pub fn dialogue_id_of(
+    create: &super::CreateDialogue,
+    mut is_taken: impl FnMut(&str) -> bool,
+) -> Result<DialogueId, Rejected> {
+    let Some(id) = &create.id else {
+        return dialogue_id_for(&create.title, is_taken);
+    };
+    let id = DialogueId::parse(id).map_err(|e| {
+        Rejected::one(
+            ValidationError::new(ErrorCode::InvalidId, "id", id.as_str(), e.to_string())
+                .suggest("give a slug such as `panel-2026-12`, or leave `id` out to derive one from the title"),
+        )
+    })?;
+    if is_taken(id.as_str()) {
+        return Err(Rejected::one(
+            ValidationError::new(
+                ErrorCode::DialogueExists,
+                "id",
+                id.as_str(),
+                format!("a dialogue `{id}` already exists"),
+            )
+            .suggest("choose another id, or leave `id` out to derive one from the title"),
+        ));
+    }
+    Ok(id)
+}
+
 pub fn dialogue_id_for(
     title: &str,
     is_taken: impl FnMut(&str) -> bool,

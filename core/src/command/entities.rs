@@ -1,12 +1,14 @@
 //! Checks of one entity registered in a round: its local id (type, round, expert), its label,
 //! contributors and parameters, and the event that adds it under its global id.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use super::EntityInput;
 use super::context::Ctx;
 use crate::error::{ErrorCode, ValidationError};
-use crate::event::{EntityAdded, EventBody, NewEvent};
+use crate::event::{EntityAdded, EventBody, JUDGE, NewEvent};
 use crate::ids::{EntityId, EntityKind, ExpertSlug, LocalId};
 
 impl Ctx<'_> {
@@ -106,18 +108,65 @@ impl Ctx<'_> {
             );
         }
         self.non_empty(&format!("{field}.label"), &input.label);
+        // The prefix names the author: a panel expert, who is among the contributors (and the
+        // contributor when none are given), or `JUDGE`, whose entities name their contributors.
+        let judge_authored = contributors_default
+            .as_ref()
+            .is_some_and(|slug| slug.as_str() == JUDGE);
         let contributors: Vec<Option<ExpertSlug>> = if input.contributors.is_empty() {
             match contributors_default {
+                Some(_) if judge_authored => {
+                    self.error(
+                        ErrorCode::InvalidValue,
+                        format!("{field}.contributors"),
+                        Value::Array(Vec::new()),
+                        format!("`{}` is written by the Judge, so it must name its contributors", input.id),
+                    );
+                    vec![None]
+                }
                 Some(slug) => vec![self.known_expert(&id_field, slug.as_str(), false)],
                 None => vec![None],
             }
         } else {
-            input
+            let listed: Vec<Option<ExpertSlug>> = input
                 .contributors
                 .iter()
                 .enumerate()
                 .map(|(i, c)| self.known_expert(&format!("{field}.contributors[{i}]"), c, false))
-                .collect()
+                .collect();
+            let mut seen = BTreeSet::new();
+            for (i, slug) in listed.iter().enumerate() {
+                if let Some(slug) = slug
+                    && !seen.insert(slug.clone())
+                {
+                    self.error(
+                        ErrorCode::Duplicate,
+                        format!("{field}.contributors[{i}]"),
+                        slug.as_str(),
+                        format!("`{slug}` is listed twice as a contributor"),
+                    );
+                }
+            }
+            if let Some(author) = contributors_default.as_ref().filter(|_| !judge_authored)
+                && self.known_expert(&id_field, author.as_str(), false).is_some()
+                && !listed.iter().flatten().any(|c| c == author)
+            {
+                self.push(
+                    ValidationError::new(
+                        ErrorCode::InvalidValue,
+                        format!("{field}.contributors"),
+                        json!(input.contributors),
+                        format!(
+                            "`{}` is written by `{author}`, who is not among its contributors",
+                            input.id
+                        ),
+                    )
+                    .suggest(format!(
+                        "add `{author}` to contributors, or write the id under a contributor's name"
+                    )),
+                );
+            }
+            listed
         };
         if input.parameters.is_some() && kind != EntityKind::Recommendation {
             self.error(

@@ -29,11 +29,11 @@ use crate::event::NewEvent;
 use crate::graph::Graph;
 
 use context::Ctx;
-pub use dialogue::dialogue_id_for;
+pub use dialogue::{dialogue_id_for, dialogue_id_of};
 pub use request::{
     ChangeDialogueStatus, CreateDialogue, EntityInput, EntityReferenceInput, ExpertInput,
     ExpertRoundInput, MoveInput, ReferenceInput, RegisterRound, RegisterVerdict, StatusUpdateInput,
-    UpdateStatuses,
+    UpdateStatuses, parse_json,
 };
 
 /// Every command, tagged by name (`{"command": "register_round", ...}`).

@@ -53,6 +53,11 @@ pub struct CreateDialogue {
     pub question: String,
     #[serde(default)]
     pub experts: Vec<ExpertInput>,
+    /// The dialogue's id (a slug), instead of the title's slug. The id is stored in clear and
+    /// stays readable after the dialogue is shredded: give one that reveals nothing (`dlg create
+    /// --opaque-id` draws a random one) when the title is confidential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// A reference written inside an entity: `{type, target}`.
@@ -250,4 +255,82 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
         OneOrMany::One(one) => vec![one],
         OneOrMany::Many(many) => many,
     })
+}
+
+/// Parses a request as `T` after checking that no JSON object in it repeats a key: serde (like
+/// most JSON readers) keeps one of two equal keys silently, and a request that says a field twice
+/// says two different things. The error carries the line and column of the repeated key.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    serde_json::from_slice::<UniqueKeys>(bytes)?;
+    serde_json::from_slice(bytes)
+}
+
+/// A JSON value that is valid only when no object in it repeats a key.
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{}` appears twice in one object: give each field once",
+                    crate::text::line(&key)
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+#[cfg(test)]
+mod unique_keys {
+    use super::*;
+
+    #[test]
+    fn a_repeated_key_is_refused_with_its_position() {
+        let error = parse_json::<Value>(b"{\"a\": {\"b\": 1,\n \"b\": 2}}").unwrap_err();
+        assert!(error.to_string().contains("`b` appears twice"), "{error}");
+        assert_eq!(error.line(), 2);
+        assert!(parse_json::<Value>(b"[{\"a\": 1}, {\"a\": 2}]").is_ok());
+    }
 }

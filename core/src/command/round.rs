@@ -38,9 +38,15 @@ impl Ctx<'_> {
                     round,
                     format!("round {round} is already registered"),
                 )
-                .suggest(format!(
-                    "register round {next} next; change statuses of earlier entities with update_statuses"
-                )),
+                .suggest(if next > MAX_ROUND {
+                    format!(
+                        "this dialogue has used all rounds 0 to {MAX_ROUND}: record the outcome with a verdict, or change statuses of earlier entities with update_statuses"
+                    )
+                } else {
+                    format!(
+                        "register round {next} next; change statuses of earlier entities with update_statuses"
+                    )
+                }),
             );
         }
         self.events.push(NewEvent::with_content(
@@ -75,6 +81,7 @@ impl Ctx<'_> {
                 ));
             }
             if let Some(score) = part.score {
+                self.score(&format!("experts[{i}].score"), score);
                 scored.push((expert, score));
             }
         }
@@ -185,6 +192,9 @@ impl Ctx<'_> {
 
         self.status_updates(&input.status_updates, "status_updates", round);
 
+        if let Some(score) = input.score {
+            self.score("score", score);
+        }
         for (expert, score) in scored {
             self.events.push(NewEvent::bare(EventBody::ExpertScored {
                 round,
@@ -199,5 +209,22 @@ impl Ctx<'_> {
             },
             [("summary", json!(input.summary))],
         ));
+    }
+}
+
+impl Ctx<'_> {
+    /// Checks a score against the ledger's finite range.
+    fn score(&mut self, field: &str, score: f64) {
+        if !crate::model::valid_score(score) {
+            self.error(
+                ErrorCode::InvalidValue,
+                field,
+                json!(score),
+                format!(
+                    "a score is a finite number from -{max} to {max}",
+                    max = crate::model::MAX_SCORE
+                ),
+            );
+        }
     }
 }

@@ -88,8 +88,16 @@ impl Graph {
             .count()
     }
 
-    /// Sum of the completed rounds' scores (the dialogue's total alignment).
+    /// Sum of the completed rounds' scores (the dialogue's total alignment): `0` with none,
+    /// never `-0`, and finite (scores are bounded: [`crate::model::MAX_SCORE`]).
     pub fn total_alignment(&self) -> f64 {
-        self.rounds.values().filter_map(|r| r.score).sum()
+        total(self.rounds.values().filter_map(|r| r.score))
     }
+}
+
+/// A sum of scores as people and JSON should see it: `0` rather than `-0` (an empty `f64` sum
+/// is `-0.0`), and `0` rather than a non-finite value, which bounded scores never reach.
+pub fn total(scores: impl IntoIterator<Item = f64>) -> f64 {
+    let sum: f64 = scores.into_iter().sum::<f64>() + 0.0;
+    if sum.is_finite() { sum } else { 0.0 }
 }

@@ -63,6 +63,26 @@ impl SqliteStore {
                 path.display()
             ))
         };
+        // A new database is created owner-only (0600); SQLite gives its WAL and shared-memory
+        // files the database file's mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot create the SQLite store {}: {e} (check the path and its permissions, or set DLG_HOME)",
+                        path.display()
+                    )));
+                }
+            }
+        }
         let connection = Connection::open(path).map_err(fail)?;
         connection
             .busy_timeout(Duration::from_secs(30))

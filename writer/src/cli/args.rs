@@ -43,6 +43,10 @@ pub struct Global {
     /// Time to record (RFC 3339 UTC); defaults to now.
     #[arg(long, global = true, hide = true)]
     pub time: Option<String>,
+    /// The largest JSON request read from a file or stdin, in bytes; a larger one is refused
+    /// before it is read whole.
+    #[arg(long, global = true, env = "DLG_MAX_REQUEST_BYTES", default_value_t = crate::cli::request::DEFAULT_MAX_REQUEST)]
+    pub max_request_bytes: u64,
     #[command(flatten)]
     pub dynamodb: DynamoArgs,
     #[command(flatten)]
@@ -229,6 +233,13 @@ pub enum Cmd {
         title: Option<String>,
         #[arg(long)]
         question: Option<String>,
+        /// The dialogue's id instead of the title's slug. The id stays readable after
+        /// shredding (docs/format.md); the title does not.
+        #[arg(long, conflicts_with = "opaque_id")]
+        id: Option<String>,
+        /// A random id (`dlg-` and 16 hex digits) that reveals nothing of the title.
+        #[arg(long)]
+        opaque_id: bool,
     },
     /// Add an expert to a dialogue (JSON request or flags).
     AddExpert {

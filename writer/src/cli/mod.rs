@@ -39,14 +39,17 @@ pub async fn run<S: Store>(
             file,
             title,
             question,
+            id,
+            opaque_id,
         } => {
-            let create: CreateDialogue = match (title, question) {
+            let mut create: CreateDialogue = match (title, question) {
                 (Some(title), Some(question)) if file.is_none() => CreateDialogue {
                     title,
                     question,
                     experts: Vec::new(),
+                    id: None,
                 },
-                (None, None) => read_request(file.as_deref())?,
+                (None, None) => read_request(file.as_deref(), global.max_request_bytes)?,
                 _ => {
                     return Err(Failure::new(
                         exit::USAGE,
@@ -55,6 +58,15 @@ pub async fn run<S: Store>(
                     ));
                 }
             };
+            if opaque_id {
+                use dlg_core::seal::Entropy as _;
+                let mut bytes = [0u8; 8];
+                crate::keys::OsEntropy.fill(&mut bytes);
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                create.id = Some(format!("dlg-{hex}"));
+            } else if id.is_some() {
+                create.id = id;
+            }
             let receipt = ledger.create_dialogue(&create, &options).await?;
             Ok(receipt_output(&receipt))
         }
@@ -81,7 +93,7 @@ pub async fn run<S: Store>(
                     first_round: None,
                     creation_reason,
                 },
-                (None, None) => read_request(file.as_deref())?,
+                (None, None) => read_request(file.as_deref(), global.max_request_bytes)?,
                 _ => {
                     return Err(Failure::new(
                         exit::USAGE,
@@ -100,7 +112,7 @@ pub async fn run<S: Store>(
             Ok(receipt_output(&receipt))
         }
         Cmd::Round { dialogue, file } => {
-            let round: RegisterRound = read_request(file.as_deref())?;
+            let round: RegisterRound = read_request(file.as_deref(), global.max_request_bytes)?;
             let receipt = ledger
                 .execute(
                     &dialogue_id(&dialogue)?,
@@ -131,7 +143,7 @@ pub async fn run<S: Store>(
                         reason,
                     }],
                 },
-                (None, None) => read_request(file.as_deref())?,
+                (None, None) => read_request(file.as_deref(), global.max_request_bytes)?,
                 _ => {
                     return Err(Failure::new(
                         exit::USAGE,
@@ -150,7 +162,7 @@ pub async fn run<S: Store>(
             Ok(receipt_output(&receipt))
         }
         Cmd::Verdict { dialogue, file } => {
-            let verdict: RegisterVerdict = read_request(file.as_deref())?;
+            let verdict: RegisterVerdict = read_request(file.as_deref(), global.max_request_bytes)?;
             let receipt = ledger
                 .execute(
                     &dialogue_id(&dialogue)?,
@@ -247,9 +259,11 @@ pub async fn run<S: Store>(
             let deleted = ledger.shred(&dialogue_id(&dialogue)?).await?;
             Ok(Output::new(
                 format!(
-                    "shredded {dialogue}: {deleted} data key(s) deleted; structure and chain still verify"
+                    "shredded {dialogue}: {deleted} data key(s) deleted; structure and chain still verify.\nStill readable, in clear: the id `{dialogue}` (if it is the title's slug, it reveals the title), expert slugs, entity ids, kinds, statuses, references, rounds, scores, actors, times and idempotency keys (docs/format.md, \"What shredding leaves\")"
                 ),
-                json!({"dialogue": dialogue, "keys_deleted": deleted}),
+                json!({"dialogue": dialogue, "keys_deleted": deleted,
+                       "still_readable": ["dialogue id", "expert slugs", "entity ids, kinds, statuses and references",
+                                          "rounds and scores", "actors, times and idempotency keys"]}),
             ))
         }
         Cmd::Demo => crate::demo::run(ledger).await,

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use dlg_core::ids::DialogueId;
+use dlg_core::text;
 use dlg_core::query::{ADDRESSING, AsOf, Direction, addressed_by, graph_as_of};
 
 use super::args::*;
@@ -61,8 +62,8 @@ pub(super) async fn show<S: Store>(
     let summary = graph.summary();
     let mut text = format!(
         "{}\n{}\nstatus {} · {} round(s) · alignment {} · {} commit(s)\n\n",
-        render::text(&ring, content, "title"),
-        render::text(&ring, content, "question"),
+        text::line(&render::text(&ring, content, "title")),
+        text::line(&render::text(&ring, content, "question")),
         summary.status.clone().unwrap_or_default(),
         summary.rounds,
         summary.total_alignment,
@@ -224,7 +225,10 @@ pub(crate) async fn graph<S: Store>(
         GraphFormat::Text => render::graph_text(&ring, subgraph),
         GraphFormat::Mermaid => render::graph_mermaid(&ring, subgraph),
         GraphFormat::Dot => render::graph_dot(&ring, &graph, subgraph),
-        GraphFormat::Json => serde_json::to_string_pretty(&as_json).unwrap_or_default(),
+        GraphFormat::Json => {
+            let pretty = serde_json::to_string_pretty(&as_json).unwrap_or_default();
+            return Ok(Output::new(pretty, as_json).verbatim());
+        }
     };
     Ok(Output::new(text, as_json))
 }
@@ -242,13 +246,13 @@ pub(super) async fn log<S: Store>(
         text.push_str(&format!(
             "commit {} · {} · {} · hash {}{}\n",
             header.commit,
-            header.time,
-            header.actor,
+            text::line(&header.time),
+            text::line(&header.actor),
             &dlg_core::chain::to_hex(&row.hash)[..16],
             header
                 .idempotency_key
                 .as_ref()
-                .map(|k| format!(" · key {k}"))
+                .map(|k| format!(" · key {}", text::line(k)))
                 .unwrap_or_default()
         ));
         let mut events = Vec::new();
@@ -267,11 +271,11 @@ pub(super) async fn log<S: Store>(
                 "  {:>4} {:<22} {}{}\n",
                 event.seq,
                 event.body.type_name(),
-                body.get("body").map(Value::to_string).unwrap_or_default(),
+                text::line(&body.get("body").map(Value::to_string).unwrap_or_default()),
                 if content.is_null() {
                     String::new()
                 } else {
-                    format!(" {content}")
+                    format!(" {}", text::line(&content.to_string()))
                 }
             ));
             events.push(json!({"seq": event.seq, "type": event.body.type_name(),
@@ -307,7 +311,7 @@ pub(super) async fn export<S: Store>(
                 json!({"written": path}),
             ))
         }
-        None => Ok(Output::new(pretty, export)),
+        None => Ok(Output::new(pretty, export).verbatim()),
     }
 }
 
@@ -420,13 +424,18 @@ pub(super) async fn import<S: Store>(
     };
     for s in &summaries {
         for warning in &s.warnings {
-            text.push_str(&format!("\nwarning: {}: {warning}", s.folder));
+            text.push_str(&format!(
+                "\nwarning: {}: {}",
+                text::line(&s.folder),
+                text::line(warning)
+            ));
         }
     }
     for failure in &failures {
         text.push_str(&format!(
             "\nerror: {}: {}",
-            failure["folder"], failure["error"]
+            text::line(&failure["folder"].to_string()),
+            text::line(&failure["error"].to_string())
         ));
     }
     let body = if dry_run {

@@ -1,7 +1,7 @@
 //! Reading what a command is asked to do: JSON requests from a file or stdin (malformed input
 //! is a validation error with its position), dialogue ids, write options, and receipts.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::Path;
 
 use dlg_core::error::{ErrorCode, Rejected, ValidationError};
@@ -24,21 +24,43 @@ pub(super) fn malformed(source: &str, error: &serde_json::Error) -> Failure {
     Failure::rejected(&rejected)
 }
 
-/// Reads a JSON request from a file, or stdin for `-`/none, and parses it as `T`. Bytes that
-/// are not UTF-8 are a malformed request with their position; a leading UTF-8 byte-order mark
-/// (which some editors and shells write) is ignored.
+/// The largest request read from a file or stdin unless `--max-request-bytes` says otherwise:
+/// ten times the largest commit every store accepts.
+pub const DEFAULT_MAX_REQUEST: u64 = 4 * 1024 * 1024;
+
+fn too_large(source: &str, size: &str, limit: u64) -> Failure {
+    Failure::rejected(&Rejected::one(
+        ValidationError::new(
+            ErrorCode::MalformedRequest,
+            "",
+            source,
+            format!("the request in {source} is {size}, over the limit of {limit} bytes; it was not read whole"),
+        )
+        .suggest("split the batch into smaller requests (a commit holds at most 400000 bytes), or raise --max-request-bytes"),
+    ))
+}
+
+/// Reads a JSON request from a file, or stdin for `-`/none, and parses it as `T`. The file must
+/// be a regular file (a FIFO or device is refused without blocking); neither is read past
+/// `limit` bytes. Bytes that are not UTF-8 are a malformed request with their position, as is a
+/// key repeated in an object; a leading UTF-8 byte-order mark (which some editors and shells
+/// write) is ignored.
 pub(super) fn read_request<T: serde::de::DeserializeOwned>(
     file: Option<&Path>,
+    limit: u64,
 ) -> Result<T, Failure> {
+    use crate::files::{FileError, Links, read_capped, read_regular};
+    let read_failure = |error: FileError| match error {
+        FileError::TooLarge { path, size, limit } => too_large(&path, &size, limit),
+        other => Failure::new(
+            exit::FAILURE,
+            "io",
+            format!("cannot read the request file: {other}"),
+        ),
+    };
     let (source, bytes) = match file {
         Some(path) if path != Path::new("-") => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Failure::new(
-                    exit::FAILURE,
-                    "io",
-                    format!("cannot read request file {}: {e}", path.display()),
-                )
-            })?;
+            let bytes = read_regular(path, Links::Follow, limit).map_err(read_failure)?;
             (path.display().to_string(), bytes)
         }
         _ => {
@@ -49,15 +71,12 @@ pub(super) fn read_request<T: serde::de::DeserializeOwned>(
                     "expected a JSON request on stdin (or a file argument); see `dlg help`",
                 ));
             }
-            let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
-                Failure::new(exit::FAILURE, "io", format!("cannot read stdin: {e}"))
-            })?;
+            let bytes = read_capped(std::io::stdin().lock(), limit, "stdin").map_err(read_failure)?;
             ("stdin".to_owned(), bytes)
         }
     };
     let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    serde_json::from_slice(json).map_err(|e| malformed(&source, &e))
+    dlg_core::command::parse_json(json).map_err(|e| malformed(&source, &e))
 }
 
 pub(super) fn dialogue_id(text: &str) -> Result<DialogueId, Failure> {

@@ -1,5 +1,8 @@
 //! Reading a dialogue folder: the files the planner looks at, as text, and the dialogue folders
-//! under a path. The only part of the importer that touches the file system.
+//! under a path. The only part of the importer that touches the file system. An archive comes
+//! from anywhere, so inside it no symbolic link is followed, only regular files are read (a FIFO
+//! or device is skipped without blocking), no file is read past [`MAX_FILE_BYTES`], and every
+//! file skipped is a warning in the import's report saying why.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,8 +54,26 @@ pub struct ResponseFile {
     pub text: String,
 }
 
-fn read_text(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+/// The largest archive file read: far above any response a commit can hold (400000 bytes).
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads a file of the archive as text (invalid UTF-8 replaced). A missing file is `None`; a
+/// file that is skipped is `None` and a warning.
+fn read_text(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
+    use crate::files::{FileError, Links, read_regular};
+    match read_regular(path, Links::Refuse, MAX_FILE_BYTES) {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(FileError::Io { kind, .. }) if kind == std::io::ErrorKind::NotFound => None,
+        Err(error) => {
+            warnings.push(format!("{error}; skipped"));
+            None
+        }
+    }
+}
+
+/// Whether a directory entry is a real folder (a symbolic link to one is not).
+fn is_real_dir(entry: &std::fs::DirEntry) -> bool {
+    entry.file_type().is_ok_and(|t| t.is_dir())
 }
 
 /// Whether a folder looks like one dialogue (has `round-N/` folders or an expert pool).
@@ -65,7 +86,7 @@ fn round_dirs(folder: &Path) -> impl Iterator<Item = (u8, PathBuf)> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.path().is_dir())
+        .filter(is_real_dir)
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let round = name.strip_prefix("round-")?.parse().ok()?;
@@ -85,8 +106,9 @@ pub fn dialogue_folders(path: &Path) -> Vec<PathBuf> {
         .into_iter()
         .flatten()
         .flatten()
+        .filter(is_real_dir)
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && is_dialogue_folder(p))
+        .filter(|p| is_dialogue_folder(p))
         .collect();
     folders.sort();
     folders
@@ -99,7 +121,7 @@ pub fn read(folder: &Path) -> Result<Archive, LedgerError> {
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| LedgerError::Request(format!("{} is not a folder", folder.display())))?;
     let mut warnings = Vec::new();
-    let summaries = std::fs::read_dir(folder)
+    let mut summary_files: Vec<(u8, PathBuf)> = std::fs::read_dir(folder)
         .into_iter()
         .flatten()
         .flatten()
@@ -110,23 +132,38 @@ pub fn read(folder: &Path) -> Result<Archive, LedgerError> {
                 .strip_suffix(".summary.md")?
                 .parse()
                 .ok()?;
-            Some((round, read_text(&e.path())?))
+            Some((round, e.path()))
         })
         .collect();
-    let rounds = round_dirs(folder)
-        .map(|(round, dir)| RoundFiles {
+    summary_files.sort();
+    let mut summaries = BTreeMap::new();
+    for (round, path) in summary_files {
+        if let Some(text) = read_text(&path, &mut warnings) {
+            summaries.insert(round, text);
+        }
+    }
+    let mut rounds = Vec::new();
+    for (round, dir) in round_dirs(folder) {
+        let panel = read_text(&dir.join("panel.json"), &mut warnings);
+        let responses = responses(round, &dir, &mut warnings);
+        rounds.push(RoundFiles {
             round,
-            panel: read_text(&dir.join("panel.json")),
-            responses: responses(round, &dir, &mut warnings),
-        })
-        .collect();
+            panel,
+            responses,
+        });
+    }
+    let mut file = |name: &str| read_text(&folder.join(name), &mut warnings);
+    let pool = file("expert-pool.json");
+    let tensions = file("tensions.md");
+    let scoreboard = file("scoreboard.md");
+    let verdict = file("verdict.md");
     Ok(Archive {
         folder: folder.to_owned(),
         name,
-        pool: read_text(&folder.join("expert-pool.json")),
-        tensions: read_text(&folder.join("tensions.md")),
-        scoreboard: read_text(&folder.join("scoreboard.md")),
-        verdict: read_text(&folder.join("verdict.md")),
+        pool,
+        tensions,
+        scoreboard,
+        verdict,
         summaries,
         rounds,
         warnings,
@@ -157,12 +194,8 @@ fn responses(round: u8, dir: &Path, warnings: &mut Vec<String>) -> Vec<ResponseF
             ));
             continue;
         };
-        let text = match std::fs::read(&file) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) => {
-                warnings.push(format!("{}: cannot read ({e}); skipped", file.display()));
-                continue;
-            }
+        let Some(text) = read_text(&file, warnings) else {
+            continue;
         };
         let relative = format!(
             "round-{round}/{}",

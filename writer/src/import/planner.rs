@@ -186,6 +186,7 @@ pub fn plan(archive: Archive) -> Plan {
                     .unwrap_or_else(|_| unreachable!("expert fields are checked above"))
             })
             .collect(),
+        id: None,
     };
     let expert_slugs: BTreeSet<String> = create.experts.iter().map(|e| e.slug.clone()).collect();
 
@@ -219,7 +220,8 @@ pub fn plan(archive: Archive) -> Plan {
         // The table's tensions raised in this round, in table order.
         let rows = per_round.get(&round).cloned().unwrap_or_default();
         for (k, row) in rows.iter().enumerate() {
-            let local = format!("TABLE-T{round:02}{:02}", k + 1);
+            // The tracker is the Judge's: its tensions are written under `JUDGE` and name their contributors.
+            let local = format!("JUDGE-T{round:02}{:02}", k + 1);
             let global = format!("T{round:02}{:02}", k + 1);
             tensions.insert(
                 row.id.clone(),

@@ -132,16 +132,24 @@ impl SecretFile {
             path: self.path.clone(),
             reason: e.to_string(),
         };
-        let mut file = match File::open(&self.path) {
+        // A FIFO or device in the key's place is refused without blocking on it.
+        let mut file = match crate::files::open_regular(&self.path, crate::files::Links::Follow) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(crate::files::FileError::Io { kind, .. })
+                if kind == std::io::ErrorKind::NotFound =>
+            {
                 return if may_create {
                     self.create(missing)
                 } else {
                     Err(missing())
                 };
             }
-            Err(e) => return Err(io(e)),
+            Err(e) => {
+                return Err(KeyFileError::Io {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                });
+            }
         };
         let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {

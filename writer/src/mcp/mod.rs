@@ -3,6 +3,8 @@
 //! are generated from them); tool errors carry the validation codes, fields, options and
 //! suggestions, so an agent can correct its batch and resend; writes take idempotency keys.
 
+pub mod wire;
+
 use std::sync::Arc;
 
 use rmcp::handler::server::wrapper::Parameters;
@@ -306,10 +308,16 @@ impl<S: Store + 'static> ServerHandler for DialogueTools<S> {
     }
 }
 
-/// Serves the tools on stdin/stdout until the client disconnects.
-pub async fn serve<S: Store + 'static>(ledger: Ledger<S>, actor: &str) -> Result<(), LedgerError> {
+/// Serves the tools on stdin/stdout until the client disconnects; a line longer than
+/// `max_message` bytes is answered with an error and discarded unread (`wire`).
+pub async fn serve<S: Store + 'static>(
+    ledger: Ledger<S>,
+    actor: &str,
+    max_message: usize,
+) -> Result<(), LedgerError> {
     let server = DialogueTools::new(Arc::new(ledger), actor);
-    let running = server.serve(rmcp::transport::stdio()).await.map_err(|e| {
+    let transport = wire::connect(tokio::io::stdin(), tokio::io::stdout(), max_message);
+    let running = server.serve(transport).await.map_err(|e| {
         LedgerError::Session(format!("the MCP client did not start a session: {e}"))
     })?;
     running
