@@ -117,9 +117,14 @@ impl Default for Sandbox {
 impl Sandbox {
     /// A new, empty data directory.
     pub fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}")),
-        }
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
+        // Owner-only, as `dlg` creates its own data directory (a looser one is warned about).
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap_or_else(|e| panic!("cannot restrict the temp dir: {e}"));
+        Self { home }
     }
 
     /// `dlg` with `DLG_HOME` set to the sandbox, a fixed actor, and no inherited store settings.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use dlg_core::append::{AppendContext, PrepareError, Receipt, prepare};
 use dlg_core::chain::{self, ChainError, Digest};
-use dlg_core::command::{dialogue_id_of, Command, CreateDialogue, dialogue_id_for};
+use dlg_core::command::{Command, CreateDialogue, dialogue_id_for, dialogue_id_of};
 use dlg_core::commit::{Commit, CommitError, request_fingerprint};
 use dlg_core::error::Rejected;
 use dlg_core::graph::{ApplyError, Graph, NodeItem};
@@ -237,12 +237,14 @@ pub fn commit_time(asked: Option<&str>, previous: Option<&str>) -> Result<String
             _ => now,
         });
     };
-    let at = parse(asked).filter(|_| dlg_core::commit::is_rfc3339_utc(asked)).ok_or_else(|| {
-        LedgerError::Request(format!(
-            "time `{}` is not an RFC 3339 UTC timestamp like 2026-03-12T20:26:00Z",
-            dlg_core::text::line(&asked.chars().take(80).collect::<String>())
-        ))
-    })?;
+    let at = parse(asked)
+        .filter(|_| dlg_core::commit::is_rfc3339_utc(asked))
+        .ok_or_else(|| {
+            LedgerError::Request(format!(
+                "time `{}` is not an RFC 3339 UTC timestamp like 2026-03-12T20:26:00Z",
+                dlg_core::text::line(&asked.chars().take(80).collect::<String>())
+            ))
+        })?;
     if let (Some(p), Some(previous_at)) = (previous, previous_at)
         && at < previous_at
     {
@@ -506,8 +508,7 @@ impl<S: Store> Ledger<S> {
             {
                 return Ok(receipt);
             }
-            let dialogue =
-                dialogue_id_of(create, |id| taken.iter().any(|t| t.as_str() == id))?;
+            let dialogue = dialogue_id_of(create, |id| taken.iter().any(|t| t.as_str() == id))?;
             match self.append(&dialogue, &command, options, true).await {
                 // Another writer took this id between our read and our write: choose again.
                 Err(LedgerError::Store(StoreError::Conflict { .. })) => continue,

@@ -120,7 +120,10 @@ impl Ctx<'_> {
                         ErrorCode::InvalidValue,
                         format!("{field}.contributors"),
                         Value::Array(Vec::new()),
-                        format!("`{}` is written by the Judge, so it must name its contributors", input.id),
+                        format!(
+                            "`{}` is written by the Judge, so it must name its contributors",
+                            input.id
+                        ),
                     );
                     vec![None]
                 }
@@ -147,8 +150,12 @@ impl Ctx<'_> {
                     );
                 }
             }
+            // (Once every contributor named is on the panel: an unknown one is the first fix.)
             if let Some(author) = contributors_default.as_ref().filter(|_| !judge_authored)
-                && self.known_expert(&id_field, author.as_str(), false).is_some()
+                && listed.iter().all(Option::is_some)
+                && self
+                    .known_expert(&id_field, author.as_str(), false)
+                    .is_some()
                 && !listed.iter().flatten().any(|c| c == author)
             {
                 self.push(

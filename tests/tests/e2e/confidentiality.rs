@@ -289,3 +289,83 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Private by default: a data directory `dlg` creates is 0700, the database and its WAL and
+/// shared-memory files 0600; a directory or database others can read is warned about, naming it
+/// and the fix.
+#[test]
+fn the_data_directory_and_database_are_private_by_default() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let home = sandbox.home.path().join("new/dlg-home");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let mut command = sandbox.dlg();
+    command.env("DLG_HOME", &home).args([
+        "create",
+        "--title",
+        "Private",
+        "--question",
+        "Who reads?",
+    ]);
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "no warning for what dlg created: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(mode(&home), 0o700);
+    for file in [
+        "ledger.db",
+        "ledger.db-wal",
+        "ledger.db-shm",
+        "master.key",
+        "signing.key",
+    ] {
+        let path = home.join(file);
+        if file.ends_with("-wal") || file.ends_with("-shm") {
+            // SQLite removes them on a clean close; when present they match the database.
+            if !path.exists() {
+                continue;
+            }
+        }
+        assert_eq!(mode(&path), 0o600, "{file}");
+    }
+    // While a reader holds the database open, the WAL and shared-memory files exist: 0600 too.
+    let reader = rusqlite::Connection::open(home.join("ledger.db")).unwrap();
+    reader.pragma_update(None, "journal_mode", "WAL").unwrap();
+    reader.execute_batch("SELECT COUNT(*) FROM events").unwrap();
+    for file in ["ledger.db-wal", "ledger.db-shm"] {
+        assert_eq!(mode(&home.join(file)), 0o600, "{file}");
+    }
+    drop(reader);
+
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        home.join("ledger.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let mut command = sandbox.dlg();
+    command.env("DLG_HOME", &home).arg("list");
+    let output = command.output().unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the data directory")
+            && stderr.contains("has mode 755")
+            && stderr.contains("chmod 700"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the database")
+            && stderr.contains("has mode 644")
+            && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+}

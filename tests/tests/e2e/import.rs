@@ -277,3 +277,82 @@ fn unreadable_markers_are_warnings_with_file_and_line() {
         .code(4)
         .stderr(predicate::str::contains("is not a folder"));
 }
+
+/// An archive from anywhere: a response that is a symbolic link to a secret outside it, a FIFO
+/// nothing writes to, an oversize file and a linked-in round folder are skipped, each named in
+/// the report with why; the import neither hangs nor seals the secret.
+#[test]
+fn hostile_files_in_an_archive_are_skipped_and_reported() {
+    let sandbox = Sandbox::new();
+    let secret = sandbox.home.path().join("id_rsa");
+    std::fs::write(&secret, "SECRET-KEY-MATERIAL-never-imported").unwrap();
+    let archive = sandbox.home.path().join("archive/hostile-dialogue");
+    std::fs::create_dir_all(archive.join("round-0")).unwrap();
+    std::fs::write(
+        archive.join("expert-pool.json"),
+        r#"{"domain": "Hostile dialogue", "question": "What gets in?", "experts": []}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        archive.join("round-0/cupcake.md"),
+        "[PERSPECTIVE P01: Honest view]\nbody\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&secret, archive.join("round-0/muffin.md")).unwrap();
+    std::os::unix::fs::symlink(&secret, archive.join("tensions.md")).unwrap();
+    let fifo = archive.join("round-0/scone.md");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(archive.join("round-0/eclair.md"), "e".repeat(9 << 20)).unwrap();
+    let elsewhere = sandbox.home.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        elsewhere.join("muffin.md"),
+        "SECRET-KEY-MATERIAL-never-imported",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&elsewhere, archive.join("round-1")).unwrap();
+
+    let output = sandbox
+        .dlg()
+        .args(["--json", "import", archive.to_str().unwrap()])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let warnings = report["summaries"][0]["warnings"].to_string();
+    for expected in [
+        "muffin.md is a symbolic link, which is not followed",
+        "tensions.md is a symbolic link, which is not followed",
+        "scone.md is a FIFO (named pipe), not a regular file",
+        "eclair.md is larger than the limit of 8388608 bytes",
+    ] {
+        assert!(warnings.contains(expected), "{expected}: {warnings}");
+    }
+    assert_eq!(
+        report["summaries"][0]["rounds"], 1,
+        "the linked round-1 is not read"
+    );
+    let dialogue = report["summaries"][0]["dialogue"].as_str().unwrap();
+    let export = run_json(&sandbox, &["export", dialogue], None);
+    assert!(
+        export.to_string().contains("Honest view"),
+        "positive control"
+    );
+    let log = run_json(&sandbox, &["log", dialogue], None);
+    assert!(
+        !export.to_string().contains("SECRET-KEY-MATERIAL")
+            && !log.to_string().contains("SECRET-KEY-MATERIAL"),
+        "the secret behind the link was sealed into the ledger"
+    );
+}

@@ -13,6 +13,8 @@
 //! - `import`: importing archives of existing dialogues (the sample fixture and synthetic ones).
 //! - `independent`: the Python verifier written from docs/format.md alone checks vectors and a live ledger.
 //! - `mcp`: `dlg mcp` driven by the official Python MCP SDK.
+//! - `mcp_wire`: `dlg mcp` against a hostile raw JSON-RPC client: every unusable line answered,
+//!   no content in its trace log.
 
 #![allow(
     clippy::unwrap_used,
@@ -31,5 +33,6 @@ mod independent;
 mod kms;
 mod legacy;
 mod mcp;
+mod mcp_wire;
 mod requests;
 mod tampering;

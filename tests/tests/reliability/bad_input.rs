@@ -73,6 +73,11 @@ fn flip_a_byte(sandbox: &Sandbox, number: u64) {
     .unwrap();
 }
 
+fn mkfifo(path: &std::path::Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 fn set_key_mode(sandbox: &Sandbox, mode: u32) {
     std::fs::set_permissions(sandbox.key_file(), std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -395,6 +400,230 @@ fn rows() -> Vec<Row> {
                 )
             },
         ),
+        // Hostile and unbounded input
+        row(
+            "bounds",
+            "a request over the size limit (5 MiB on stdin)",
+            3,
+            "malformed_request",
+            "over the limit of 4194304 bytes",
+            |s| {
+                let label = "x".repeat(5 * 1024 * 1024);
+                round(
+                    s,
+                    json!({"round": 2, "title": label}).to_string().as_bytes(),
+                )
+            },
+        ),
+        row(
+            "bounds",
+            "a request file over the size limit",
+            3,
+            "malformed_request",
+            "over the limit of 1000 bytes",
+            |s| {
+                let file = s.home.path().join("big.json");
+                std::fs::write(
+                    &file,
+                    json!({"round": 2, "title": "y".repeat(2000)}).to_string(),
+                )
+                .unwrap();
+                (
+                    dlg(
+                        s,
+                        &[
+                            "--max-request-bytes",
+                            "1000",
+                            "round",
+                            DIALOGUE,
+                            file.to_str().unwrap(),
+                        ],
+                    ),
+                    Vec::new(),
+                )
+            },
+        ),
+        row(
+            "bounds",
+            "100,000 references to unknown ids (errors listed: the first 100)",
+            3,
+            "target_not_found",
+            "references[0].target",
+            |s| {
+                let references: Vec<Value> = (0..100_000)
+                    .map(|n| json!({"type": "support", "target": format!("P99{:02}", n % 99 + 1)}))
+                    .collect();
+                round(
+                    s,
+                    json!({"round": 2, "perspectives": [{"id": "MUFFIN-P0201", "label": "many",
+                           "references": references}]})
+                    .to_string()
+                    .as_bytes(),
+                )
+            },
+        ),
+        row(
+            "JSON",
+            "a key given twice in one object",
+            3,
+            "malformed_request",
+            "the key `title` appears twice",
+            |s| round(s, br#"{"round": 2, "title": "one", "title": "two"}"#),
+        ),
+        row(
+            "files",
+            "a request file that is a FIFO (nothing writes to it)",
+            1,
+            "io",
+            "is a FIFO (named pipe), not a regular file",
+            |s| {
+                let fifo = s.home.path().join("request.fifo");
+                mkfifo(&fifo);
+                (
+                    dlg(s, &["round", DIALOGUE, fifo.to_str().unwrap()]),
+                    Vec::new(),
+                )
+            },
+        ),
+        row(
+            "files",
+            "a request file that is a device (/dev/zero)",
+            1,
+            "io",
+            "is a device, not a regular file",
+            |s| (dlg(s, &["round", DIALOGUE, "/dev/zero"]), Vec::new()),
+        ),
+        row(
+            "files",
+            "master.key replaced by a FIFO",
+            6,
+            "key_file",
+            "is a FIFO (named pipe), not a regular file",
+            |s| {
+                std::fs::remove_file(s.key_file()).unwrap();
+                mkfifo(&s.key_file());
+                round(s, br#"{"round": 2}"#)
+            },
+        ),
+        row(
+            "header fields",
+            "an actor with an escape sequence",
+            3,
+            "invalid_input",
+            "on one line without control characters",
+            |s| {
+                let mut command = dlg(s, &["round", DIALOGUE]);
+                command.args(["--actor", "judge\u{1b}]0;owned\u{7}"]);
+                (command, br#"{"round": 2}"#.to_vec())
+            },
+        ),
+        row(
+            "header fields",
+            "an actor with a newline (a forged log line)",
+            3,
+            "invalid_input",
+            "actor `judge\\ncommit 99 · fake` is not valid",
+            |s| {
+                let mut command = dlg(s, &["round", DIALOGUE]);
+                command.args(["--actor", "judge\ncommit 99 · fake"]);
+                (command, br#"{"round": 2}"#.to_vec())
+            },
+        ),
+        row(
+            "header fields",
+            "a time before the previous commit's",
+            3,
+            "invalid_input",
+            "earlier than the previous commit's time",
+            |s| {
+                let mut command = dlg(s, &["round", DIALOGUE]);
+                command.args(["--time", "1970-01-01T00:00:00Z"]);
+                (command, br#"{"round": 2}"#.to_vec())
+            },
+        ),
+        row(
+            "header fields",
+            "a time far in the future (9999)",
+            3,
+            "invalid_input",
+            "ahead of this machine's clock",
+            |s| {
+                let mut command = dlg(s, &["round", DIALOGUE]);
+                command.args(["--time", "9999-12-31T23:59:59Z"]);
+                (command, br#"{"round": 2}"#.to_vec())
+            },
+        ),
+        row(
+            "validation",
+            "a score of 1e308 (two would total inf)",
+            3,
+            "invalid_value",
+            "a score is a finite number from -100000 to 100000",
+            |s| round(s, br#"{"round": 2, "score": 1e308}"#),
+        ),
+        row(
+            "validation",
+            "a contributor listed twice",
+            3,
+            "duplicate",
+            "`muffin` is listed twice as a contributor",
+            |s| {
+                round(
+                    s,
+                    br#"{"round": 2, "perspectives": [{"id": "MUFFIN-P0201", "label": "x", "contributors": ["muffin", "muffin"]}]}"#,
+                )
+            },
+        ),
+        row(
+            "validation",
+            "a local id under a name not on the panel (MALLORY-P0201)",
+            3,
+            "unknown_expert",
+            "`mallory` is not an expert",
+            |s| {
+                round(
+                    s,
+                    br#"{"round": 2, "perspectives": [{"id": "MALLORY-P0201", "label": "x", "contributors": ["muffin"]}]}"#,
+                )
+            },
+        ),
+        row(
+            "validation",
+            "a local id whose author is not among its contributors",
+            3,
+            "invalid_value",
+            "is written by `muffin`, who is not among its contributors",
+            |s| {
+                round(
+                    s,
+                    br#"{"round": 2, "perspectives": [{"id": "MUFFIN-P0201", "label": "x", "contributors": ["scone"]}]}"#,
+                )
+            },
+        ),
+        row(
+            "validation",
+            "an explicit dialogue id that is taken",
+            3,
+            "dialogue_exists",
+            "a dialogue `pm-repo-sync` already exists",
+            |s| {
+                (
+                    dlg(
+                        s,
+                        &[
+                            "create",
+                            "--title",
+                            "Other",
+                            "--question",
+                            "Q?",
+                            "--id",
+                            DIALOGUE,
+                        ],
+                    ),
+                    Vec::new(),
+                )
+            },
+        ),
         // Tampered data
         row(
             "tampered data",
@@ -558,6 +787,30 @@ fn for_table(message: &str, sandbox: &Sandbox) -> String {
             .map_or(text.len(), |n| at + 10 + n);
         text.replace_range(at..end, "localhost:PORT");
     }
+    // Clock readings differ per run (2026-12-04T20:26:40.035529Z).
+    let mut from = 0;
+    while let Some(at) = text[from..].find("T").map(|n| from + n) {
+        let start = at.saturating_sub(10);
+        let date = &text[start..at];
+        let is_date = date.len() == 10
+            && date.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        match text[at..]
+            .find('Z')
+            .filter(|_| is_date && !date.starts_with("1970") && !date.starts_with("9999"))
+        {
+            Some(z) if z <= 17 => {
+                text.replace_range(start..at + z + 1, "<now>");
+                from = start + 5;
+            }
+            _ => from = at + 1,
+        }
+    }
     // Hashes differ per run (random keys and nonces).
     let mut hex_run = 0;
     let mut normalized = String::with_capacity(text.len());
@@ -667,4 +920,33 @@ fn every_bad_input_is_refused_with_what_to_fix_and_writes_nothing() {
             );
         }
     }
+}
+
+/// A request with 100,000 bad references is answered with the first 100 errors and a count of
+/// the rest, in kilobytes (it printed 16 MB before the cap).
+#[test]
+fn an_error_list_is_capped_with_a_count_of_the_rest() {
+    let sandbox = recorded();
+    let references: Vec<Value> = (0..100_000)
+        .map(|n| json!({"type": "support", "target": format!("P99{:02}", n % 99 + 1)}))
+        .collect();
+    let request = json!({"round": 2, "perspectives": [{"id": "MUFFIN-P0201", "label": "many",
+                          "references": references}]});
+    let output = run_with(
+        dlg(&sandbox, &["round", DIALOGUE]),
+        request.to_string().as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        output.stderr.len() < 64 * 1024,
+        "{} bytes of errors",
+        output.stderr.len()
+    );
+    let body: Value = serde_json::from_slice(&output.stderr).unwrap();
+    assert_eq!(body["errors"].as_array().unwrap().len(), 100);
+    assert!(
+        body["omitted"].as_u64().unwrap() >= 99_900,
+        "{}",
+        body["omitted"]
+    );
 }

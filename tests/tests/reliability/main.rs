@@ -7,6 +7,10 @@
 //! - `crash`: `kill -9` of a writer in the middle of an import (SQLite and DynamoDB Local) and of
 //!   the stream runner in the middle of a batch, at random points; the retry lands every commit
 //!   exactly once and the graph converges to the rebuild.
+//! - `hostile`: random hostile strings in every content field, through every human-facing
+//!   renderer: no control character, no forged line, no HTML, exact JSON.
+//! - `memory`: oversize and endless requests on stdin and oversize MCP lines, refused in
+//!   bounded memory (peak RSS measured).
 //! - `load`: 32 writer processes over 8 dialogues against DynamoDB Local with the stream runner
 //!   active; nothing lost or duplicated, and the projection catches up.
 
@@ -19,7 +23,9 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod hostile;
 mod load;
+mod memory;
 mod tamper;
 
 /// SplitMix64: a small, seeded, reproducible generator.

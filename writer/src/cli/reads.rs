@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use dlg_core::ids::DialogueId;
-use dlg_core::text;
 use dlg_core::query::{ADDRESSING, AsOf, Direction, addressed_by, graph_as_of};
+use dlg_core::text;
 
 use super::args::*;
 use super::request::*;

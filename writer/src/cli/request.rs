@@ -52,11 +52,12 @@ pub(super) fn read_request<T: serde::de::DeserializeOwned>(
     use crate::files::{FileError, Links, read_capped, read_regular};
     let read_failure = |error: FileError| match error {
         FileError::TooLarge { path, size, limit } => too_large(&path, &size, limit),
-        other => Failure::new(
+        FileError::Io { path, reason, .. } => Failure::new(
             exit::FAILURE,
             "io",
-            format!("cannot read the request file: {other}"),
+            format!("cannot read request file {path}: {reason}"),
         ),
+        other => Failure::new(exit::FAILURE, "io", other.to_string()),
     };
     let (source, bytes) = match file {
         Some(path) if path != Path::new("-") => {
@@ -71,7 +72,8 @@ pub(super) fn read_request<T: serde::de::DeserializeOwned>(
                     "expected a JSON request on stdin (or a file argument); see `dlg help`",
                 ));
             }
-            let bytes = read_capped(std::io::stdin().lock(), limit, "stdin").map_err(read_failure)?;
+            let bytes =
+                read_capped(std::io::stdin().lock(), limit, "stdin").map_err(read_failure)?;
             ("stdin".to_owned(), bytes)
         }
     };

@@ -316,13 +316,21 @@ pub async fn serve<S: Store + 'static>(
     max_message: usize,
 ) -> Result<(), LedgerError> {
     let server = DialogueTools::new(Arc::new(ledger), actor);
-    let transport = wire::connect(tokio::io::stdin(), tokio::io::stdout(), max_message);
-    let running = server.serve(transport).await.map_err(|e| {
-        LedgerError::Session(format!("the MCP client did not start a session: {e}"))
-    })?;
-    running
+    let (transport, written) = wire::connect(tokio::io::stdin(), tokio::io::stdout(), max_message);
+    let running = match server.serve(transport).await {
+        Ok(running) => running,
+        Err(e) => {
+            let _ = written.await;
+            return Err(LedgerError::Session(format!(
+                "the MCP client did not start a session: {e}"
+            )));
+        }
+    };
+    let ended = running
         .waiting()
         .await
-        .map_err(|e| LedgerError::Session(format!("the MCP session ended with an error: {e}")))?;
-    Ok(())
+        .map_err(|e| LedgerError::Session(format!("the MCP session ended with an error: {e}")));
+    // Every reply, including the wire's own error replies, is written before the process ends.
+    let _ = written.await;
+    ended.map(|_| ())
 }

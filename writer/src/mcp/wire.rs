@@ -88,7 +88,9 @@ fn check(line: &[u8]) -> Result<(), Value> {
             error(
                 Value::Null,
                 code::PARSE_ERROR,
-                format!("Parse error: the line is not JSON ({e}); send one JSON-RPC message per line"),
+                format!(
+                    "Parse error: the line is not JSON ({e}); send one JSON-RPC message per line"
+                ),
             )
         }
     })?;
@@ -209,8 +211,14 @@ async fn write_all<W: AsyncWrite + Unpin>(mut out: W, mut replies: mpsc::Receive
 }
 
 /// Connects a client's `input` and `output` to an MCP service: returns the stream the service
-/// reads and writes, after starting the tasks that check what comes in and pass on what goes out.
-pub fn connect<R, W>(input: R, output: W, limit: usize) -> tokio::io::DuplexStream
+/// reads and writes, after starting the tasks that check what comes in and pass on what goes out,
+/// and the task that writes to `output`, which ends once everything is written (await it before
+/// exiting, so no reply is lost).
+pub fn connect<R, W>(
+    input: R,
+    output: W,
+    limit: usize,
+) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -218,10 +226,10 @@ where
     let (service_end, wire_end) = tokio::io::duplex(1 << 16);
     let (from_service, to_service) = tokio::io::split(wire_end);
     let (replies, queue) = mpsc::channel(16);
-    tokio::spawn(write_all(output, queue));
+    let written = tokio::spawn(write_all(output, queue));
     tokio::spawn(forward(from_service, replies.clone()));
     tokio::spawn(filter(input, to_service, replies, limit));
-    service_end
+    (service_end, written)
 }
 
 #[cfg(test)]
@@ -265,11 +273,13 @@ mod tests {
             json!(code::INVALID_REQUEST)
         );
         assert_eq!(
-            code_of(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x","arguments":[]}}"#),
+            code_of(
+                r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x","arguments":[]}}"#
+            ),
             json!(code::INVALID_PARAMS)
         );
-        let reply = check(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":5}"#)
-            .unwrap_err();
+        let reply =
+            check(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":5}"#).unwrap_err();
         assert_eq!(reply["id"], 7);
         assert!(check(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).is_ok());
     }
