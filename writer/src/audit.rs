@@ -58,6 +58,9 @@ pub enum ProblemKind {
     MissingDialogue,
     /// A checkpoint's signature does not verify under a trusted key.
     BadCheckpoint,
+    /// A wrapped data key of the dialogue does not open under the master key: the keys row was
+    /// altered or planted, or the ledger was written under another master key.
+    BadKey,
 }
 
 impl ProblemKind {
@@ -103,6 +106,7 @@ impl ProblemKind {
             Self::Forked => "forked",
             Self::MissingDialogue => "missing_dialogue",
             Self::BadCheckpoint => "bad_checkpoint",
+            Self::BadKey => "bad_key",
         }
     }
 }
@@ -301,7 +305,20 @@ impl<S: Store> Ledger<S> {
         let ring = if shredded {
             None
         } else if self.has_content_keys() {
-            Some(self.key_ring(dialogue).await?)
+            // A keys row that does not open is a finding for this dialogue; the audit goes on
+            // (chain, signatures, projection) and so do the audits of other dialogues.
+            match self.key_ring(dialogue).await {
+                Ok(ring) => Some(ring),
+                Err(error @ (LedgerError::WrongKey { .. } | LedgerError::KeyMaterial { .. })) => {
+                    problems.push(Problem {
+                        commit: 0,
+                        kind: ProblemKind::BadKey,
+                        detail: format!("{error}; content not checked"),
+                    });
+                    None
+                }
+                Err(error) => return Err(error),
+            }
         } else {
             warnings.push(
                 "content not checked: no master key (chain, signatures and projection were verified)"
@@ -309,6 +326,7 @@ impl<S: Store> Ledger<S> {
             );
             None
         };
+        let bad_key = problems.iter().any(|p| p.kind == ProblemKind::BadKey);
         let ring = ring.unwrap_or_default();
         let mut opened = 0;
         let mut events = 0;
@@ -324,7 +342,7 @@ impl<S: Store> Ledger<S> {
                 continue;
             };
             events += commit.events.len() as u64;
-            if shredded || !self.has_content_keys() {
+            if shredded || !self.has_content_keys() || bad_key {
                 continue;
             }
             let Some(key) = ring.get(commit.header.key_version) else {
@@ -421,7 +439,7 @@ impl<S: Store> Ledger<S> {
             head,
             sealed_fields_opened: opened,
             shredded,
-            content_checked: self.has_content_keys() && !shredded,
+            content_checked: self.has_content_keys() && !shredded && !bad_key,
             signers,
             pinned,
             unsigned_commits,

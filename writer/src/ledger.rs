@@ -63,7 +63,7 @@ pub enum LedgerError {
     Shredded(DialogueId),
     /// The master key does not open the dialogue's data key.
     #[error(
-        "the master key {source_name} does not open the data key of dialogue `{dialogue}`: it is not the key this ledger was written with"
+        "the master key {source_name} does not open the data key of dialogue `{dialogue}`: this ledger was written under another master key, or the dialogue's keys row was altered or planted (`dlg audit {dialogue}` checks the rest)"
     )]
     WrongKey {
         dialogue: DialogueId,
@@ -115,6 +115,16 @@ pub enum LedgerError {
         "dialogue `{0}` has commits but no projected graph yet: is the projector running (the Lambda in AWS; `dlg --store dynamodb project` beside DynamoDB Local)?"
     )]
     NotProjected(DialogueId),
+    /// The graph was projected from a commit the events table no longer holds, or holds
+    /// differently: commits were deleted or rewritten after they were projected.
+    #[error(
+        "the graph of `{dialogue}` is projected up to commit {commit}, but the events {found}: commits were deleted or rewritten; run `dlg audit {dialogue}`"
+    )]
+    GraphAhead {
+        dialogue: DialogueId,
+        commit: u64,
+        found: String,
+    },
     /// Too many concurrent writers kept winning the race.
     #[error(
         "gave up after {attempts} attempts: other writers kept appending to `{dialogue}`; retry with the same idempotency key"
@@ -771,7 +781,45 @@ impl<S: Store> Ledger<S> {
             }
             return Err(LedgerError::NotFound(dialogue.clone()));
         }
+        self.check_standing(&graph).await?;
         Ok(graph)
+    }
+
+    /// Where a graph stands against the events, in one range read (two when the stream
+    /// projector keeps it): a graph projected from a commit the events no longer hold (deleted,
+    /// or rewritten under the same number) is refused, and a graph behind the events head is
+    /// served with a warning saying as of which commit.
+    async fn check_standing(&self, graph: &Graph) -> Result<(), LedgerError> {
+        let dialogue = &graph.dialogue;
+        let at = graph.checkpoint.commit;
+        let rows = self
+            .store
+            .commit_range(dialogue, at, at.saturating_add(1))
+            .await?;
+        let ahead = |found: String| LedgerError::GraphAhead {
+            dialogue: dialogue.clone(),
+            commit: at,
+            found,
+        };
+        match rows.iter().find(|r| r.number == at) {
+            None => {
+                return Err(ahead(format!("hold no commit {at}")));
+            }
+            Some(row) if row.hash != graph.head_hash() => {
+                return Err(ahead(format!(
+                    "hold another commit {at} than the one projected"
+                )));
+            }
+            Some(_) => {}
+        }
+        if rows.iter().any(|r| r.number > at) {
+            tracing::warn!(
+                %dialogue,
+                projected = at,
+                "the graph is behind the events: reads show the dialogue as of the projected commit until the projector applies the newer ones"
+            );
+        }
+        Ok(())
     }
 
     /// Waits until the graph is projected up to `commit` (at once inline; in stream mode, until

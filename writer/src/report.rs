@@ -94,6 +94,7 @@ impl From<LedgerError> for Failure {
                 (exit::FAILURE, "projection")
             }
             LedgerError::NotProjected(_) => (exit::FAILURE, "not_projected"),
+            LedgerError::GraphAhead { .. } => (exit::AUDIT_FAILED, "graph_ahead"),
             LedgerError::Session(_) => (exit::FAILURE, "mcp_session"),
             LedgerError::Store(_) => (exit::FAILURE, "store"),
             LedgerError::NoSigner | LedgerError::Signing(_) => (exit::KEY, "signing_key"),

@@ -111,7 +111,13 @@ pub fn problems_of(report: &Value) -> Vec<(u64, String)> {
 pub fn error_kind(command: assert_cmd::Command, args: &[&str]) -> String {
     let mut command = command;
     let assert = command.arg("--json").args(args).assert().failure();
-    let error: Value = serde_json::from_slice(&assert.get_output().stderr).unwrap();
+    // The JSON body is the last line; a warning (a data directory others can read) may precede it.
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let error: Value = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no JSON error on stderr: {stderr}"));
     error["error"]["kind"].as_str().unwrap().to_owned()
 }
 

@@ -13,7 +13,7 @@ use dlg_core::text;
 use super::args::*;
 use super::request::*;
 use crate::keys::KeyRing;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerError};
 use crate::read;
 use crate::render;
 use crate::report::{Failure, Output, exit};
@@ -31,8 +31,18 @@ pub(super) async fn list<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure
     ]);
     for dialogue in ledger.dialogues().await? {
         let graph = ledger.graph(&dialogue).await?;
-        let ring = ledger.key_ring(&dialogue).await?;
-        let row = read::dialogue_row(&dialogue, &graph, &ring);
+        // One dialogue whose key does not open is shown as such; the others are still listed.
+        let (ring, unopened) = match ledger.key_ring(&dialogue).await {
+            Ok(ring) => (ring, false),
+            Err(LedgerError::WrongKey { .. } | LedgerError::KeyMaterial { .. }) => {
+                (KeyRing::default(), true)
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let mut row = read::dialogue_row(&dialogue, &graph, &ring);
+        if unopened {
+            row.title = format!("[its data key does not open: run `dlg audit {dialogue}`]");
+        }
         table.add_row(vec![
             row.dialogue.to_string(),
             row.status.clone(),

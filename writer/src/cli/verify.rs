@@ -38,15 +38,41 @@ pub(crate) async fn audit<S: Store>(
         None => None,
     };
     let only = dialogue.map(dialogue_id).transpose()?;
+    if let Some(digest) = &digest {
+        held_for(only.as_ref(), &digest.dialogue, digest.commit, "the digest")?;
+    }
     let mut reports = Vec::new();
+    let mut others: Vec<String> = Vec::new();
     if !checkpoints.is_empty() {
         for (source, note) in read_checkpoints(checkpoints)? {
             let checkpoint = Checkpoint::parse_unverified(note.as_bytes(), &source)
                 .map_err(LedgerError::from)?;
+            held_for(
+                None,
+                &checkpoint.dialogue,
+                checkpoint.commit,
+                &format!("the checkpoint {source}"),
+            )?;
+            // Of several checkpoints (a folder of them), those of the dialogue asked for.
             if only.as_ref().is_some_and(|d| d != &checkpoint.dialogue) {
+                others.push(checkpoint.dialogue.to_string());
                 continue;
             }
             reports.push(audit_checkpoint(ledger, &trust, &source, &note, &checkpoint).await?);
+        }
+        if let Some(asked) = &only
+            && reports.is_empty()
+        {
+            others.sort();
+            others.dedup();
+            return Err(Failure::new(
+                exit::USAGE,
+                "usage",
+                format!(
+                    "no checkpoint given is of dialogue `{asked}` (they are of {}): give a checkpoint of `{asked}`",
+                    others.join(", ")
+                ),
+            ));
         }
     } else {
         let dialogues = match (only, &digest) {
@@ -74,6 +100,37 @@ pub(crate) async fn audit<S: Store>(
 }
 
 /// Audits the dialogue a checkpoint names against it, once its signature verifies.
+/// A digest or checkpoint audits the dialogue it was taken of, after its first commit: one of
+/// another dialogue, or at commit 0, is a usage error that says so (not a finding).
+fn held_for(
+    only: Option<&DialogueId>,
+    of: &DialogueId,
+    commit: u64,
+    what: &str,
+) -> Result<(), Failure> {
+    if let Some(asked) = only
+        && asked != of
+    {
+        return Err(Failure::new(
+            exit::USAGE,
+            "usage",
+            format!(
+                "{what} is of dialogue `{of}`, not `{asked}`: audit `{of}` with it, or give the digest or checkpoint of `{asked}`"
+            ),
+        ));
+    }
+    if commit == 0 {
+        return Err(Failure::new(
+            exit::USAGE,
+            "usage",
+            format!(
+                "{what} is at commit 0, before any commit: it vouches for nothing; take one with `dlg digest {of}` or `dlg checkpoint {of}` after a commit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 async fn audit_checkpoint<S: Store>(
     ledger: &Ledger<S>,
     trust: &Trust,
