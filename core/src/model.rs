@@ -291,6 +291,15 @@ name_enum!(
     }
 );
 
+/// The largest score, in absolute value, an expert or a round may have: scores are finite
+/// numbers from `-MAX_SCORE` to `MAX_SCORE`, so no total overflows.
+pub const MAX_SCORE: f64 = 100_000.0;
+
+/// Whether `score` is a score the ledger records.
+pub fn valid_score(score: f64) -> bool {
+    score.is_finite() && score.abs() <= MAX_SCORE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,13 +325,4 @@ mod tests {
         );
         assert_eq!(RefType::parse("supports"), None);
     }
-}
-
-/// The largest score, in absolute value, an expert or a round may have: scores are finite
-/// numbers from `-MAX_SCORE` to `MAX_SCORE`, so no total overflows.
-pub const MAX_SCORE: f64 = 100_000.0;
-
-/// Whether `score` is a score the ledger records.
-pub fn valid_score(score: f64) -> bool {
-    score.is_finite() && score.abs() <= MAX_SCORE
 }

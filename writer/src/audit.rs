@@ -181,6 +181,25 @@ impl<S: Store> Ledger<S> {
         Ok(crate::cli::signers_in(&rows))
     }
 
+    /// Whether the master key opens another dialogue's data key: then a key of `dialogue` that
+    /// does not open is that dialogue's problem (a keys row altered or planted), not a wrong
+    /// master key, which is a key error for every dialogue.
+    async fn another_key_opens(&self, dialogue: &DialogueId) -> bool {
+        let Ok(dialogues) = self.dialogues().await else {
+            return false;
+        };
+        for other in dialogues.iter().filter(|d| *d != dialogue) {
+            if self
+                .key_ring(other)
+                .await
+                .is_ok_and(|ring| !ring.is_empty())
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Audits one dialogue, optionally against a digest or checkpoint kept earlier.
     pub async fn audit(
         &self,
@@ -309,7 +328,9 @@ impl<S: Store> Ledger<S> {
             // (chain, signatures, projection) and so do the audits of other dialogues.
             match self.key_ring(dialogue).await {
                 Ok(ring) => Some(ring),
-                Err(error @ (LedgerError::WrongKey { .. } | LedgerError::KeyMaterial { .. })) => {
+                Err(error @ (LedgerError::WrongKey { .. } | LedgerError::KeyMaterial { .. }))
+                    if self.another_key_opens(dialogue).await =>
+                {
                     problems.push(Problem {
                         commit: 0,
                         kind: ProblemKind::BadKey,

@@ -204,3 +204,84 @@ fn an_edited_graph_item_is_reported_as_drift() {
     sandbox.dlg().args(["rebuild", DIALOGUE]).assert().success();
     sandbox.dlg().args(["audit", DIALOGUE]).assert().success();
 }
+
+/// A keys row planted for one dialogue (wrapped bytes of someone else's making) is a finding for
+/// that dialogue: `dlg list` still lists every dialogue and `dlg audit` audits the others clean.
+/// A digest of another dialogue, or at commit 0, is a usage error that says so. Deleting the last
+/// commit makes reads refuse the graph that still holds it.
+#[test]
+fn a_planted_keys_row_is_isolated_and_reads_know_where_they_stand() {
+    let sandbox = recorded();
+    run_json(
+        &sandbox,
+        &[
+            "create",
+            "--title",
+            "Second dialogue",
+            "--question",
+            "Untouched?",
+        ],
+        None,
+    );
+    let db = Connection::open(sandbox.database()).unwrap();
+    // The other dialogue's wrapped key, planted in this one's row: it unwraps only for its own.
+    db.execute(
+        "UPDATE keys SET wrapped = (SELECT wrapped FROM keys WHERE pk = 'D#second-dialogue') WHERE pk = ?1",
+        params![PK],
+    )
+    .unwrap();
+    let list = run_json(&sandbox, &["list"], None);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let assert = sandbox.dlg().args(["--json", "audit"]).assert().code(5);
+    let reports: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let by_dialogue: Vec<(String, Vec<(u64, String)>)> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["dialogue"].as_str().unwrap().to_owned(), problems_of(r)))
+        .collect();
+    assert!(
+        by_dialogue.contains(&(DIALOGUE.to_owned(), vec![(0, "bad_key".to_owned())])),
+        "{by_dialogue:?}"
+    );
+    assert!(
+        by_dialogue.contains(&("second-dialogue".to_owned(), Vec::new())),
+        "{by_dialogue:?}"
+    );
+
+    let digest = run_json(&sandbox, &["digest", "second-dialogue"], None);
+    let digest = format!(
+        "{}@{}:{}",
+        digest["dialogue"].as_str().unwrap(),
+        digest["commit"],
+        digest["hash"].as_str().unwrap()
+    );
+    let output = sandbox
+        .dlg()
+        .args(["audit", DIALOGUE, "--digest", &digest])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("is of dialogue `second-dialogue`, not `pm-repo-sync`"),
+        "{stderr}"
+    );
+
+    let db = Connection::open(sandbox.database()).unwrap();
+    let head = db
+        .query_row(
+            "SELECT MAX(sk) FROM events WHERE pk = ?1",
+            params!["D#second-dialogue"],
+            |row| row.get::<_, String>(0),
+        )
+        .unwrap();
+    db.execute(
+        "DELETE FROM events WHERE pk = ?1 AND sk = ?2",
+        params!["D#second-dialogue", head],
+    )
+    .unwrap();
+    assert_eq!(
+        error_kind(sandbox.dlg(), &["show", "second-dialogue"]),
+        "graph_ahead"
+    );
+}

@@ -80,12 +80,13 @@ async fn graph_reads_take_one_query_per_megabyte_and_neighbours_one() {
         "the dialogue's size ({megabytes:.2} MB) must not sit on a page boundary for this test to decide"
     );
 
-    // When: the whole graph is loaded. Then: ceil(bytes / 1 MB) Queries and nothing else.
+    // When: the whole graph is loaded. Then: ceil(bytes / 1 MB) Queries of the graph table, one
+    // of the events table (where the graph stands against the head), and nothing else.
     log.take();
     let graph = ledger.graph(&dialogue).await.unwrap();
     assert_eq!(graph.nodes.len(), 1000);
     let requests = log.take();
-    let expected = bytes.div_ceil(1024 * 1024);
+    let expected = bytes.div_ceil(1024 * 1024) + 1;
     eprintln!(
         "whole graph: {} items, {bytes} bytes ({megabytes:.2} MB), {} requests",
         items.len(),

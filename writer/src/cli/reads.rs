@@ -29,18 +29,22 @@ pub(super) async fn list<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure
         "commits",
         "title",
     ]);
+    let mut unopened_error = None;
+    let mut unopened_count = 0;
     for dialogue in ledger.dialogues().await? {
         let graph = ledger.graph(&dialogue).await?;
         // One dialogue whose key does not open is shown as such; the others are still listed.
         let (ring, unopened) = match ledger.key_ring(&dialogue).await {
             Ok(ring) => (ring, false),
-            Err(LedgerError::WrongKey { .. } | LedgerError::KeyMaterial { .. }) => {
+            Err(error @ (LedgerError::WrongKey { .. } | LedgerError::KeyMaterial { .. })) => {
+                unopened_error.get_or_insert(error);
                 (KeyRing::default(), true)
             }
             Err(error) => return Err(error.into()),
         };
         let mut row = read::dialogue_row(&dialogue, &graph, &ring);
         if unopened {
+            unopened_count += 1;
             row.title = format!("[its data key does not open: run `dlg audit {dialogue}`]");
         }
         table.add_row(vec![
@@ -52,6 +56,10 @@ pub(super) async fn list<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure
             row.title.clone(),
         ]);
         rows.push(row);
+    }
+    // No key opens: the master key is the wrong one, which is a key error, not a listing.
+    if let Some(error) = unopened_error.filter(|_| unopened_count == rows.len()) {
+        return Err(error.into());
     }
     let text = if rows.is_empty() {
         "no dialogues yet: create one with `dlg create` or try `dlg demo`".to_owned()

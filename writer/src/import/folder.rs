@@ -63,7 +63,10 @@ fn read_text(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
     use crate::files::{FileError, Links, read_regular};
     match read_regular(path, Links::Refuse, MAX_FILE_BYTES) {
         Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(FileError::Io { kind, .. }) if kind == std::io::ErrorKind::NotFound => None,
+        Err(FileError::Io {
+            kind: std::io::ErrorKind::NotFound,
+            ..
+        }) => None,
         Err(error) => {
             warnings.push(format!("{error}; skipped"));
             None

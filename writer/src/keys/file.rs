@@ -135,9 +135,10 @@ impl SecretFile {
         // A FIFO or device in the key's place is refused without blocking on it.
         let mut file = match crate::files::open_regular(&self.path, crate::files::Links::Follow) {
             Ok(file) => file,
-            Err(crate::files::FileError::Io { kind, .. })
-                if kind == std::io::ErrorKind::NotFound =>
-            {
+            Err(crate::files::FileError::Io {
+                kind: std::io::ErrorKind::NotFound,
+                ..
+            }) => {
                 return if may_create {
                     self.create(missing)
                 } else {
