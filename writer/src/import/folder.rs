@@ -100,6 +100,26 @@ fn round_dirs(folder: &Path) -> impl Iterator<Item = (u8, PathBuf)> {
     rounds.into_iter()
 }
 
+/// A warning for each `round-N` entry that is a symbolic link: it is not followed.
+fn linked_round_dirs(folder: &Path) -> Vec<String> {
+    let mut warnings: Vec<String> = std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_symlink()))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("round-"))
+        .map(|e| {
+            crate::files::FileError::Symlink {
+                path: e.path().display().to_string(),
+            }
+            .to_string()
+                + "; skipped"
+        })
+        .collect();
+    warnings.sort();
+    warnings
+}
+
 /// The dialogue folders under `path`: itself, or its subfolders that are dialogues.
 pub fn dialogue_folders(path: &Path) -> Vec<PathBuf> {
     if is_dialogue_folder(path) {
@@ -145,6 +165,7 @@ pub fn read(folder: &Path) -> Result<Archive, LedgerError> {
             summaries.insert(round, text);
         }
     }
+    warnings.extend(linked_round_dirs(folder));
     let mut rounds = Vec::new();
     for (round, dir) in round_dirs(folder) {
         let panel = read_text(&dir.join("panel.json"), &mut warnings);
