@@ -37,6 +37,8 @@ pub enum ErrorCode {
     InvalidRound,
     /// More than 99 entities of one kind in one round.
     TooManyEntities,
+    /// A final verdict while tensions are open that it neither resolves nor accepts.
+    TensionsOpen,
     /// The dialogue is converged or abandoned: nothing more may be recorded.
     DialogueClosed,
     /// No dialogue with this id.
@@ -63,6 +65,7 @@ impl ErrorCode {
             ErrorCode::InvalidValue => "invalid_value",
             ErrorCode::InvalidRound => "invalid_round",
             ErrorCode::TooManyEntities => "too_many_entities",
+            ErrorCode::TensionsOpen => "tensions_open",
             ErrorCode::DialogueClosed => "dialogue_closed",
             ErrorCode::DialogueNotFound => "dialogue_not_found",
             ErrorCode::DialogueExists => "dialogue_exists",

@@ -106,6 +106,12 @@ pub enum EventBody {
         vote: Option<String>,
         confidence: Option<Confidence>,
         supporting_experts: Vec<ExpertSlug>,
+        /// The open tensions a final verdict was issued over, accepted as left open.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tensions_accepted: Vec<EntityId>,
+        /// Whether a final verdict was forced over open tensions it neither resolves nor accepts.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        forced: bool,
     },
     /// The dialogue's status changed.
     DialogueStatusChanged {

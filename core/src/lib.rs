@@ -21,6 +21,7 @@ pub mod export;
 pub mod graph;
 pub mod ids;
 pub mod model;
+pub mod progress;
 pub mod query;
 pub mod seal;
 pub mod sign;

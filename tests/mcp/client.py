@@ -89,7 +89,7 @@ async def main(binary, home):
             verdict = payload(await session.call_tool("register_verdict", {
                 "dialogue": dialogue,
                 "request": {"verdict_id": "final", "type": "final", "recommendation": "Serve the ledger over MCP",
-                            "confidence": "strong"},
+                            "confidence": "strong", "force": True},
             }))
             seen["verdict_commit"] = verdict["commit"]
 

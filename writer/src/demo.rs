@@ -1,12 +1,11 @@
-//! `dlg demo`: records a realistic sample dialogue (three rounds, a verdict) written by the team,
+//! `dlg demo`: records a realistic sample dialogue (three rounds, a final verdict that accepts
+//! the one tension left open and so converges the dialogue) written by the team,
 //! then shows its open tensions, the graph around a tension and a clean audit.
 
 use serde::Deserialize;
 use serde_json::json;
 
-use dlg_core::command::{
-    ChangeDialogueStatus, Command, CreateDialogue, RegisterRound, RegisterVerdict,
-};
+use dlg_core::command::{Command, CreateDialogue, RegisterRound, RegisterVerdict};
 use dlg_core::ids::DialogueId;
 
 use crate::cli::{self, DirectionArg, Failure, GraphFormat, Output};
@@ -21,7 +20,6 @@ struct Sample {
     create: CreateDialogue,
     rounds: Vec<RegisterRound>,
     verdict: RegisterVerdict,
-    status: String,
 }
 
 /// Records the sample and shows what a reader sees.
@@ -52,11 +50,6 @@ pub async fn run<S: Store>(ledger: &Ledger<S>) -> Result<Output, Failure> {
             )
             .await?,
     );
-    let status = Command::ChangeDialogueStatus(ChangeDialogueStatus {
-        status: sample.status,
-        reason: Some("verdict issued; retention deferred".to_owned()),
-    });
-    receipts.push(ledger.execute(&dialogue, &status, &options).await?);
     let head = receipts.last().map_or(0, |r| r.commit);
     ledger
         .wait_for_projection(&dialogue, head, std::time::Duration::from_secs(30))

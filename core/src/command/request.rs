@@ -232,6 +232,13 @@ pub struct RegisterVerdict {
     pub adopts: Vec<String>,
     #[serde(default)]
     pub resolves: Vec<String>,
+    /// For a final verdict: open tensions it leaves open on purpose (ids), recorded with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tensions_accepted: Vec<String>,
+    /// For a final verdict: issue it although tensions are open that it neither resolves nor
+    /// accepts (recorded with it, and shown by `show` and `log`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// Change the dialogue's status.

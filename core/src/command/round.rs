@@ -24,6 +24,26 @@ impl Ctx<'_> {
             );
             return;
         }
+        let next = self.graph.latest_round().map_or(0, |r| r.saturating_add(1));
+        if round > next {
+            self.push(
+                ValidationError::new(
+                    ErrorCode::InvalidRound,
+                    "round",
+                    round,
+                    format!(
+                        "round {round} would skip round{} {}: rounds are registered in order",
+                        if round - next > 1 { "s" } else { "" },
+                        if round - next > 1 {
+                            format!("{next} to {}", round - 1)
+                        } else {
+                            next.to_string()
+                        }
+                    ),
+                )
+                .suggest(format!("register round {next} next")),
+            );
+        }
         if self
             .graph
             .rounds

@@ -450,6 +450,8 @@ impl Graph {
                 vote,
                 confidence,
                 supporting_experts,
+                tensions_accepted,
+                forced,
             } => {
                 if self.verdicts.contains_key(verdict) {
                     return Err(format!("verdict {verdict} is issued twice"));
@@ -464,6 +466,8 @@ impl Graph {
                         vote: vote.clone(),
                         confidence: *confidence,
                         supporting_experts: supporting_experts.clone(),
+                        tensions_accepted: tensions_accepted.clone(),
+                        forced: *forced,
                         issued_at: time.clone(),
                         content,
                         origin: origin.clone(),

@@ -181,6 +181,12 @@ pub struct VerdictItem {
     pub vote: Option<String>,
     pub confidence: Option<Confidence>,
     pub supporting_experts: Vec<ExpertSlug>,
+    /// The open tensions a final verdict accepted as left open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tensions_accepted: Vec<EntityId>,
+    /// Whether a final verdict was forced over open tensions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
     pub issued_at: String,
     /// Recommendation, description, conditions.
     pub content: Option<SealedCopy>,

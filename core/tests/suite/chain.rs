@@ -27,7 +27,7 @@ fn five_commits() -> MemoryLedger {
     );
     accepted(
         &mut ledger,
-        json!({"command": "register_verdict", "verdict_id": "final", "type": "final", "recommendation": "ship"}),
+        json!({"command": "register_verdict", "verdict_id": "V01", "type": "interim", "recommendation": "ship"}),
     );
     assert_eq!(ledger.commits.len(), 5);
     ledger

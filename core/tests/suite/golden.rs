@@ -127,7 +127,7 @@ fn format_two_ledger_vectors() {
 
     let mut ledger = crate::common::given_round_zero();
     // Round 1 adds the event types round 0 lacks: references, a move, a status change; then a
-    // verdict, and the dialogue's close. A string with escapes and non-ASCII text is among them.
+    // verdict, and a final verdict accepting the tension left open, which closes the dialogue. A string with escapes and non-ASCII text is among them.
     for request in [
         serde_json::json!({
             "command": "register_round", "round": 1, "title": "Refinement", "score": 82.5,
@@ -143,13 +143,15 @@ fn format_two_ledger_vectors() {
                                 "reason": "The DocSchema trait settles where writeback happens."}]
         }),
         serde_json::json!({
-            "command": "register_verdict", "verdict_id": "final", "type": "final",
+            "command": "register_verdict", "verdict_id": "V01", "type": "interim",
             "recommendation": "Adopt DocSchema with batched writeback.",
             "conditions": ["dry run on first sync"], "vote": "3-0", "confidence": "unanimous",
             "adopts": ["R0001"]
         }),
-        serde_json::json!({"command": "change_dialogue_status", "status": "converged",
-                           "reason": "The panel agreed."}),
+        serde_json::json!({
+            "command": "register_verdict", "verdict_id": "final", "type": "final",
+            "recommendation": "Ship it; the panel agreed.", "tensions_accepted": ["T0002"]
+        }),
     ] {
         ledger.run(&crate::common::command(request)).unwrap();
     }

@@ -284,7 +284,7 @@ fn every_validation_code_is_reported_with_its_field() {
         ),
         (
             "a verdict adopting a tension",
-            json!({"command": "register_verdict", "verdict_id": "final", "type": "final", "recommendation": "x",
+            json!({"command": "register_verdict", "verdict_id": "V01", "type": "interim", "recommendation": "x",
                    "adopts": ["T0001"]}),
             TypeIdMismatch,
             "adopts[0]",
@@ -383,11 +383,93 @@ fn a_verdict_adopts_and_resolves_through_status_changes() {
     assert_eq!(context.adopted, [id("R0001")]);
     assert_eq!(context.resolved, [id("T0001"), id("T0002")]);
     assert_eq!(ledger.graph.adopted_in_verdict(id("R0001")), Some("final"));
+    // The final verdict converged the dialogue: it takes nothing more.
+    assert_eq!(
+        ledger.graph.meta.as_ref().unwrap().status,
+        dlg_core::model::DialogueStatus::Converged
+    );
     let again = rejected(
         &mut ledger,
-        json!({"command": "register_verdict", "verdict_id": "final", "type": "final", "recommendation": "again"}),
+        json!({"command": "register_verdict", "verdict_id": "V02", "type": "interim", "recommendation": "again"}),
     );
-    assert_codes(&again, &[Duplicate]);
+    assert_codes(&again, &[DialogueClosed]);
+}
+
+#[test]
+fn a_verdict_id_is_issued_once() {
+    let mut ledger = given_round_zero();
+    let interim = json!({"command": "register_verdict", "verdict_id": "V01", "type": "interim", "recommendation": "so far"});
+    accepted(&mut ledger, interim.clone());
+    assert_codes(&rejected(&mut ledger, interim), &[Duplicate]);
+}
+
+/// A final verdict over open tensions is refused, naming them, unless it resolves them, accepts
+/// them as left open (`tensions_accepted`) or is forced; what it accepted or forced is recorded.
+#[test]
+fn a_final_verdict_settles_or_accepts_every_open_tension() {
+    let final_verdict = |extra: serde_json::Value| {
+        let mut request = json!({"command": "register_verdict", "verdict_id": "final",
+                                 "type": "final", "recommendation": "ship"});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        request
+    };
+    let mut ledger = given_round_zero();
+    let refused = rejected(&mut ledger, final_verdict(json!({"resolves": ["T0001"]})));
+    assert_codes(&refused, &[TensionsOpen]);
+    assert_eq!(refused.errors[0].valid_options, ["T0002"]);
+    assert!(refused.errors[0].message.contains("T0002"), "{refused:?}");
+
+    let wrong = rejected(
+        &mut ledger,
+        final_verdict(json!({"resolves": ["T0001"], "tensions_accepted": ["T0001", "P0001"]})),
+    );
+    assert_codes(&wrong, &[InvalidValue, InvalidValue, TensionsOpen]);
+    let interim = rejected(
+        &mut ledger,
+        json!({"command": "register_verdict", "verdict_id": "V01", "type": "interim",
+               "recommendation": "x", "tensions_accepted": ["T0002"]}),
+    );
+    assert_codes(&interim, &[InvalidValue]);
+
+    let mut accepting = given_round_zero();
+    accepted(
+        &mut accepting,
+        final_verdict(json!({"resolves": ["T0001"], "tensions_accepted": ["T0002"]})),
+    );
+    let verdict = &accepting.graph.verdicts["final"];
+    assert_eq!(verdict.tensions_accepted, [id("T0002")]);
+    assert!(!verdict.forced);
+    assert_eq!(
+        accepting.graph.meta.as_ref().unwrap().status,
+        dlg_core::model::DialogueStatus::Converged
+    );
+    let after = rejected(&mut accepting, round_one(json!({})));
+    assert_codes(&after, &[DialogueClosed]);
+
+    let mut forcing = given_round_zero();
+    accepted(&mut forcing, final_verdict(json!({"force": true})));
+    assert!(forcing.graph.verdicts["final"].forced);
+}
+
+#[test]
+fn rounds_are_registered_in_order() {
+    let mut ledger = given_round_zero();
+    let skipped = rejected(
+        &mut ledger,
+        json!({"command": "register_round", "round": 3}),
+    );
+    assert_codes(&skipped, &[InvalidRound]);
+    assert!(
+        skipped.errors[0].message.contains("skip rounds 1 to 2"),
+        "{skipped:?}"
+    );
+    assert_eq!(
+        skipped.errors[0].suggestion.as_deref(),
+        Some("register round 1 next")
+    );
 }
 
 #[test]

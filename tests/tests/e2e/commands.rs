@@ -114,11 +114,7 @@ fn experts_statuses_verdicts_and_dialogue_status() {
                      "confidence": "strong", "vote": "4-1", "adopts": ["R0001"], "resolves": ["T0002"]}),
         ),
     );
-    run_json(
-        &sandbox,
-        &["dialogue-status", DIALOGUE, "converged", "--reason", "done"],
-        None,
-    );
+    // The final verdict converged the dialogue.
     let list = run_json(&sandbox, &["list"], None);
     assert_eq!(list[0]["status"], "converged");
     assert_eq!(list[0]["rounds"], 2);
@@ -379,5 +375,5 @@ fn demo_records_and_audits_a_sample_dialogue() {
             .and(predicate::str::contains("graph matches the rebuild")),
     );
     let list = run_json(&sandbox, &["list"], None);
-    assert_eq!(list[0]["status"], "converging");
+    assert_eq!(list[0]["status"], "converged");
 }

@@ -78,7 +78,7 @@ fn record_canaries(dlg: &dyn Fn() -> assert_cmd::Command, log: &mut Vec<u8>) -> 
         dlg(),
         &["verdict", dialogue],
         Some(
-            &json!({"verdict_id": "final", "type": "final", "recommendation": c("verdict"),
+            &json!({"verdict_id": "V01", "type": "interim", "recommendation": c("verdict"),
                      "description": c("verdict description"), "conditions": [c("condition")]}),
         ),
         log,

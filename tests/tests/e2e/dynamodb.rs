@@ -192,9 +192,9 @@ fn every_command_works_on_dynamodb() {
     );
     d.json(
         &["verdict", DIALOGUE],
-        Some(&json!({"verdict_id": "final", "type": "final", "recommendation": "ship", "adopts": ["R0001"]})),
+        Some(&json!({"verdict_id": "final", "type": "final", "recommendation": "ship", "adopts": ["R0001"],
+                     "tensions_accepted": ["T0002"]})),
     );
-    d.json(&["dialogue-status", DIALOGUE, "converging"], None);
 
     let list = d.json(&["list"], None);
     assert_eq!(
@@ -226,16 +226,16 @@ fn every_command_works_on_dynamodb() {
         .stdout(predicate::str::contains("digraph"));
     assert_eq!(
         d.json(&["log", DIALOGUE], None).as_array().unwrap().len(),
-        7
+        6
     );
     let digest = d.json(&["digest", DIALOGUE], None);
-    assert_eq!(digest["commit"], 7);
+    assert_eq!(digest["commit"], 6);
     assert_eq!(d.json(&["audit", DIALOGUE], None)[0]["problems"], json!([]));
     assert_eq!(
         d.json(&["export", DIALOGUE], None)["recommendations"][0]["adopted_in_verdict"],
         "final"
     );
-    assert_eq!(d.json(&["rebuild", DIALOGUE], None)[0]["commit"], 7);
+    assert_eq!(d.json(&["rebuild", DIALOGUE], None)[0]["commit"], 6);
     d.json(&["shred", DIALOGUE, "--yes"], None);
     let audit = d.json(&["audit", DIALOGUE], None);
     assert_eq!(

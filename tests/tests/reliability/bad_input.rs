@@ -765,8 +765,24 @@ fn rows() -> Vec<Row> {
             |s| round(s, br#"{"round": 99}"#),
         )
         .prepared(|s| {
-            let output = run_with(dlg(s, &["round", DIALOGUE]), br#"{"round": 99}"#);
+            // Rounds cannot skip: register 2 to 99 in one MCP session (one process).
+            let lines: Vec<String> = (2..=99)
+                .map(|n| {
+                    json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                        "params": {"name": "register_round",
+                                   "arguments": {"dialogue": DIALOGUE, "request": {"round": n}}}})
+                    .to_string()
+                })
+                .collect();
+            let output = run_with(text(s, &["mcp"]), &mcp_lines(&lines));
             assert!(output.status.success(), "{output:?}");
+            let answers = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(
+                answers.matches("\"isError\":true").count(),
+                0,
+                "{answers}"
+            );
+            assert_eq!(answers.lines().count(), 99, "{answers}");
         }),
         row(
             "bounds",

@@ -149,7 +149,7 @@ async fn check(fields: Fields) {
     ledger.execute(&dialogue, &round, &options).await.unwrap();
     let verdict: Command = serde_json::from_value(json!({
         "command": "register_verdict", "verdict_id": "final", "type": "final",
-        "recommendation": fields.verdict
+        "recommendation": fields.verdict, "force": true
     }))
     .unwrap();
     ledger.execute(&dialogue, &verdict, &options).await.unwrap();

@@ -353,13 +353,27 @@ pub fn plan(archive: Archive) -> Plan {
     });
     let verdict = verdict_md.as_deref().map(|text| {
         let recommendation = archive::heading_subject(text).unwrap_or_else(|| short(text, 200));
+        let open: Vec<&str> = tensions
+            .values()
+            .filter(|t| matches!(t.status, "open" | "addressed" | "reopened"))
+            .map(|t| t.global.as_str())
+            .collect();
+        if !open.is_empty() {
+            warnings.push(format!(
+                "the final verdict is recorded as forced over {} open tension(s) ({}): the archive's verdict neither resolves nor accepts them",
+                open.len(),
+                open.join(", ")
+            ));
+        }
+        // The archive's verdict is recorded as it is: forced where tensions are still open.
         serde_json::from_value(
             json!({"verdict_id": "final", "type": "final", "round": last_round,
-            "recommendation": recommendation, "description": text}),
+            "recommendation": recommendation, "description": text, "force": true}),
         )
         .unwrap_or_else(|_| unreachable!("the verdict fields are strings"))
     });
-    let converged = board.converged_percent.is_some_and(|p| p >= 100.0) || verdict.is_some();
+    // A final verdict converges the dialogue by itself.
+    let converged = board.converged_percent.is_some_and(|p| p >= 100.0) && verdict.is_none();
     Plan {
         folder,
         name,
