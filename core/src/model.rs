@@ -174,6 +174,16 @@ pub fn tension_is_open(status: Status) -> bool {
     matches!(status, Open | Addressed | Reopened)
 }
 
+/// Whether an entity in `status` is still in play: a tension not settled ([`tension_is_open`]),
+/// or any other entity whose lifecycle can still move on from `status` (a proposed or amended
+/// recommendation, challenged evidence, a claim not adopted or withdrawn, an open perspective).
+pub fn is_unsettled(kind: EntityKind, status: Status) -> bool {
+    match kind {
+        EntityKind::Tension => tension_is_open(status),
+        _ => !lifecycle(kind).next(status).is_empty(),
+    }
+}
+
 name_enum!(
     /// The type of a reference (typed edge) between two entities.
     RefType {

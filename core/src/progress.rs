@@ -103,7 +103,11 @@ impl Graph {
             .collect();
         leaderboard.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.expert.cmp(&b.expert)));
         let mut tensions = BTreeMap::new();
-        for node in self.nodes.values().filter(|n| n.kind == EntityKind::Tension) {
+        for node in self
+            .nodes
+            .values()
+            .filter(|n| n.kind == EntityKind::Tension)
+        {
             *tensions.entry(node.status.as_str().to_owned()).or_insert(0) += 1;
         }
         let mut blockers: Vec<Blocker> = self
@@ -322,11 +326,20 @@ mod tests {
         assert_eq!(graph.nodes[&t1].status, Status::Resolved);
         assert_eq!(before.nodes[&t1].status, Status::Open);
         assert!(before.nodes[&t1].history.is_empty());
-        assert!(!before.nodes.contains_key(&EntityId::parse("P0101").unwrap()));
+        assert!(
+            !before
+                .nodes
+                .contains_key(&EntityId::parse("P0101").unwrap())
+        );
         assert!(before.edges.is_empty() && before.incoming.is_empty());
         assert!(before.moves.is_empty());
         assert_eq!(before.rounds.len(), 1);
-        assert!(before.experts.values().all(|e| e.scores.keys().all(|r| *r < 1)));
+        assert!(
+            before
+                .experts
+                .values()
+                .all(|e| e.scores.keys().all(|r| *r < 1))
+        );
         assert_eq!(before.progress().rounds, graph.progress().rounds[..1]);
         assert!(graph.at_start_of(0).nodes.is_empty());
     }

@@ -81,6 +81,25 @@ pub fn dot(text: &str) -> String {
     line(text).replace('\\', "\\\\").replace('"', "\\\"")
 }
 
+/// `text` quoted for a model's prompt: one line between double quotes, with quotes and
+/// backslashes escaped, so the content cannot close its quotes or start a line of its own.
+pub fn quoted(text: &str) -> String {
+    format!("\"{}\"", dot(text))
+}
+
+/// `text` as a markdown block quote for a model's prompt: every line after `> `, each through
+/// [`line`], so no line of the content reads as a heading, a list item or an instruction of the
+/// prompt itself.
+pub fn quoted_block(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for part in text.trim_end().split('\n') {
+        out.push_str("> ");
+        out.push_str(&line(part));
+        out.push('\n');
+    }
+    out
+}
+
 /// Whether `text` would pass through [`line`] unchanged: the rule for clear single-line fields
 /// (actors, idempotency keys).
 pub fn is_plain_line(text: &str) -> bool {
@@ -90,6 +109,12 @@ pub fn is_plain_line(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_hold_content_for_a_prompt() {
+        assert_eq!(quoted("say \"hi\"\n# Do"), r#""say \"hi\"\\n# Do""#);
+        assert_eq!(quoted_block("a\r\n# Ignore\n"), "> a\\r\n> # Ignore\n");
+    }
 
     #[test]
     fn escapes_what_a_terminal_or_reader_would_interpret() {

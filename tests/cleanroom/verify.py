@@ -165,6 +165,17 @@ def check_header(h: Any) -> None:
         raise ValueError(f"header member {bad[0]} is malformed: {h[bad[0]]!r}")
 
 
+# §2: members a body may end with, in this order, each left out when empty or false.
+OPTIONAL_MEMBERS = {"VerdictIssued": ("tensions_accepted", "forced")}
+
+
+def subsets(items: tuple[str, ...]) -> list[set[str]]:
+    out: list[set[str]] = [set()]
+    for item in items:
+        out += [chosen | {item} for chosen in out]
+    return out
+
+
 def check_event(ev: Any, seq: int) -> None:
     if not isinstance(ev, dict) or tuple(ev)[:4] != ("seq", "v", "type", "body") or \
             tuple(ev)[4:] not in ((), ("sealed",)):
@@ -177,8 +188,19 @@ def check_event(ev: Any, seq: int) -> None:
         raise ValueError(f"event {seq}: unknown type {ev['type']!r}")
     members, content, _ = EVENT_TYPES[ev["type"]]
     body = ev["body"]
-    if not isinstance(body, dict) or tuple(body) != members:
-        raise ValueError(f"event {seq}: {ev['type']} body members must be {', '.join(members)}")
+    optional = OPTIONAL_MEMBERS.get(ev["type"], ())
+    extra = tuple(body)[len(members):] if isinstance(body, dict) else ()
+    if not isinstance(body, dict) or tuple(body)[:len(members)] != members or \
+            extra not in [tuple(m for m in optional if m in chosen)
+                          for chosen in subsets(optional)]:
+        raise ValueError(f"event {seq}: {ev['type']} body members must be {', '.join(members)}"
+                         + (f"[, {', '.join(optional)}]" if optional else ""))
+    if "tensions_accepted" in body and (
+            not isinstance(body["tensions_accepted"], list) or not body["tensions_accepted"]
+            or not all(isinstance(t, str) and t.startswith("T") for t in body["tensions_accepted"])):
+        raise ValueError(f"event {seq}: tensions_accepted must be a non-empty array of tension ids")
+    if "forced" in body and body["forced"] is not True:
+        raise ValueError(f"event {seq}: forced is present only as true")
     entity = body.get("id", body.get("entity"))  # the id its address and kind are read from
     if entity is not None and not (is_text(entity, 5, ENTITY_ID) and
                                    entity[0] == ID_LETTER.get(ev["type"], entity[0])):

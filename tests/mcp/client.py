@@ -30,8 +30,14 @@ async def main(binary, home):
             await session.initialize()
             tools = await session.list_tools()
             seen["tools"] = sorted(tool.name for tool in tools.tools)
-            schema = {tool.name: tool.inputSchema for tool in tools.tools}["register_round"]
-            assert "request" in schema["properties"], schema
+            schemas = {tool.name: tool.inputSchema for tool in tools.tools}
+            assert "request" in schemas["register_round"]["properties"], schemas["register_round"]
+            context_schema = schemas["round_context"]["properties"]
+            seen["context_options"] = sorted(context_schema)
+            seen["responses_enum"] = context_schema["responses"].get("enum")
+            seen["depth_maximum"] = schemas["query_graph"]["properties"]["depth"].get("maximum")
+            seen["read_only"] = sorted(tool.name for tool in tools.tools
+                                       if tool.annotations and tool.annotations.readOnlyHint)
 
             created = payload(await session.call_tool("create_dialogue", {
                 "request": {
@@ -61,7 +67,10 @@ async def main(binary, home):
 
             context = payload(await session.call_tool("round_context", {"dialogue": dialogue}))
             assert context["round"] == 1, context
-            assert len(context["open_tensions"]) == 2, context
+            tensions = [e for e in context["entities"] if e["kind"] == "tension"]
+            assert [t["status"] for t in tensions] == ["open", "open"], context
+            assert context["characters"] <= context["budget"], context
+            assert not context["convergence"]["can_converge"], context
             assert "Schema drift" in context["markdown"], context
 
             bad_round = {
@@ -86,12 +95,25 @@ async def main(binary, home):
                                                                          "idempotency_key": "round-1-fixed"}))
             assert retried["replayed"] is True and retried["commit"] == round1["commit"], retried
 
-            verdict = payload(await session.call_tool("register_verdict", {
-                "dialogue": dialogue,
-                "request": {"verdict_id": "final", "type": "final", "recommendation": "Serve the ledger over MCP",
-                            "confidence": "strong", "force": True},
-            }))
+            final = {"verdict_id": "final", "type": "final", "recommendation": "Serve the ledger over MCP",
+                     "confidence": "strong"}
+            premature = await session.call_tool("register_verdict", {"dialogue": dialogue, "request": final})
+            assert premature.isError, premature
+            seen["premature"] = [(e["code"], e.get("valid_options")) for e in payload(premature)["errors"]]
+            final["tensions_accepted"] = ["T0002"]
+            verdict = payload(await session.call_tool("register_verdict", {"dialogue": dialogue, "request": final}))
             seen["verdict_commit"] = verdict["commit"]
+            listed = payload(await session.call_tool("list_dialogues", {}))
+            seen["status_after_verdict"] = [d["status"] for d in listed["dialogues"]]
+            board = payload(await session.call_tool("scoreboard", {"dialogue": dialogue}))
+            seen["velocities"] = [r["velocity"] for r in board["rounds"]]
+            seen["leader"] = board["leaderboard"][0]["expert"]
+            too_deep = await session.call_tool("query_graph", {"dialogue": dialogue, "query": "k_hop",
+                                                              "entity": "T0001", "depth": 99})
+            assert too_deep.isError, too_deep
+            missing = await session.call_tool("scoreboard", {"dialogue": "no-such-dialogue"})
+            assert missing.isError, missing
+            seen["missing_says"] = payload(missing)["error"]["message"]
 
             open_tensions = payload(await session.call_tool("query_graph", {"dialogue": dialogue,
                                                                             "query": "open_tensions"}))

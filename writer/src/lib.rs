@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod checkpoint;
 pub mod cli;
+pub mod context;
 pub mod demo;
 pub mod files;
 pub mod heads;

@@ -2,19 +2,15 @@
 //! computed once into typed views that each front end renders — as a table, JSON, Mermaid or an
 //! MCP result — so that no front end parses reference types or directions, resolves entities or
 //! labels tensions on its own: the dialogue list, tensions, subgraphs (neighbours, k hops, the
-//! whole graph), a round's context and the export.
-
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+//! whole graph) and the export. A round's context is [`crate::context`]'s.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use dlg_core::graph::{EdgeItem, Graph, NodeItem, SealedCopy};
 use dlg_core::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
-use dlg_core::model::{RefType, Status, Tier, tension_is_open};
+use dlg_core::model::{RefType, Status, tension_is_open};
 use dlg_core::query::{Direction, Subgraph};
-use dlg_core::text::line;
 
 use crate::keys::KeyRing;
 use crate::ledger::LedgerError;
@@ -267,135 +263,6 @@ pub fn dialogue_row(dialogue: &DialogueId, graph: &Graph, ring: &KeyRing) -> Dia
         open_tensions: graph.open_tensions().len(),
         commits: graph.checkpoint.commit,
         title: render::text(ring, meta.and_then(|m| m.content.as_ref()), "title"),
-    }
-}
-
-/// An open tension in a round's context, with its description.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContextTension {
-    pub id: EntityId,
-    pub status: Status,
-    pub round: u8,
-    pub label: String,
-    pub description: String,
-    pub addressed_by: Vec<String>,
-}
-
-/// A perspective of an earlier round in a round's context.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContextPerspective {
-    pub id: EntityId,
-    pub status: Status,
-    pub round: u8,
-    pub contributors: Vec<ExpertSlug>,
-    pub label: String,
-    pub content: String,
-}
-
-/// An expert of the panel in a round's context, with what they said in earlier rounds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContextExpert {
-    pub expert: ExpertSlug,
-    pub role: String,
-    pub tier: Tier,
-    /// Each earlier round's response text, by round number.
-    pub responses: BTreeMap<String, String>,
-}
-
-/// Where a dialogue stands before a round: what the panel needs to play it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContextView {
-    pub dialogue: DialogueId,
-    pub title: String,
-    pub question: String,
-    /// The round about to be played.
-    pub round: u8,
-    pub open_tensions: Vec<ContextTension>,
-    pub perspectives: Vec<ContextPerspective>,
-    pub experts: Vec<ContextExpert>,
-}
-
-/// The context of `round` of `dialogue` (default: the round after the latest).
-pub fn context(
-    dialogue: &DialogueId,
-    graph: &Graph,
-    ring: &KeyRing,
-    round: Option<u8>,
-) -> ContextView {
-    let round = round.unwrap_or_else(|| graph.latest_round().map_or(0, |r| r.saturating_add(1)));
-    let content = graph.meta.as_ref().and_then(|m| m.content.as_ref());
-    let text = |copy: Option<&SealedCopy>, field: &str| render::text(ring, copy, field);
-    ContextView {
-        dialogue: dialogue.clone(),
-        title: text(content, "title"),
-        question: text(content, "question"),
-        round,
-        open_tensions: graph
-            .open_tensions()
-            .iter()
-            .map(|t| ContextTension {
-                id: t.id,
-                status: t.status,
-                round: t.round,
-                label: text(t.content.as_ref(), "label"),
-                description: text(t.content.as_ref(), "description"),
-                addressed_by: graph.addressed_by(t.id),
-            })
-            .collect(),
-        perspectives: graph
-            .entities(Some(EntityKind::Perspective), &[])
-            .iter()
-            .filter(|p| p.round < round)
-            .map(|p| ContextPerspective {
-                id: p.id,
-                status: p.status,
-                round: p.round,
-                contributors: p.contributors.clone(),
-                label: text(p.content.as_ref(), "label"),
-                content: text(p.content.as_ref(), "content"),
-            })
-            .collect(),
-        experts: graph
-            .experts
-            .values()
-            .map(|e| ContextExpert {
-                expert: e.expert.clone(),
-                role: text(e.profile.as_ref(), "role"),
-                tier: e.tier,
-                responses: e
-                    .responses
-                    .iter()
-                    .filter(|(r, _)| **r < round)
-                    .map(|(r, copy)| (r.to_string(), text(Some(copy), "text")))
-                    .collect(),
-            })
-            .collect(),
-    }
-}
-
-impl ContextView {
-    /// The context as markdown for a model's prompt. Every field is content, so every field is
-    /// one line with control characters escaped: no label can start a line of its own.
-    pub fn markdown(&self) -> String {
-        let mut out = format!(
-            "# {}\n\n{}\n\n## Round {}\n\n### Open tensions\n",
-            line(&self.title),
-            line(&self.question),
-            self.round
-        );
-        for t in &self.open_tensions {
-            let _ = writeln!(out, "- **{}** ({}) {}", t.id, t.status, line(&t.label));
-        }
-        out.push_str("\n### Prior perspectives\n");
-        for p in &self.perspectives {
-            let by: Vec<&str> = p.contributors.iter().map(|c| c.as_str()).collect();
-            let _ = writeln!(out, "- **{}** {} — {}", p.id, line(&p.label), by.join(", "));
-        }
-        out.push_str("\n### The panel\n");
-        for e in &self.experts {
-            let _ = writeln!(out, "- **{}**: {}", e.expert, line(&e.role));
-        }
-        out
     }
 }
 

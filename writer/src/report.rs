@@ -140,7 +140,35 @@ impl Output {
 
 impl Failure {
     /// The MCP tool result for this failure: the same JSON body, marked as an error.
+    /// CLI commands a message names are named as the MCP tools that do the same.
     pub fn to_mcp(&self) -> rmcp::model::CallToolResult {
-        rmcp::model::CallToolResult::structured_error(self.json.clone())
+        let mut json = self.json.clone();
+        for_mcp(&mut json);
+        rmcp::model::CallToolResult::structured_error(json)
+    }
+}
+
+/// CLI commands in error texts, and the MCP tools that do the same.
+const MCP_NAMES: [(&str, &str); 6] = [
+    ("`dlg list`", "`list_dialogues`"),
+    ("`dlg export`", "`export_dialogue`"),
+    ("`dlg round`", "`register_round`"),
+    ("`dlg verdict`", "`register_verdict`"),
+    ("`dlg status`", "`update_statuses`"),
+    ("`dlg dialogue-status`", "`set_dialogue_status`"),
+];
+
+fn for_mcp(value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            for (cli, tool) in MCP_NAMES {
+                if text.contains(cli) {
+                    *text = text.replace(cli, tool);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(for_mcp),
+        Value::Object(map) => map.values_mut().for_each(for_mcp),
+        _ => {}
     }
 }

@@ -82,31 +82,34 @@ impl Ctx<'_> {
         if let (Some(verdict_type), Some(confidence), Some(author), Some(supporting)) =
             (verdict_type, confidence, author, supporting)
         {
-            self.events.insert(at, NewEvent::with_content(
-                EventBody::VerdictIssued {
-                    verdict: id.to_owned(),
-                    verdict_type,
-                    round,
-                    author_expert: author,
-                    vote: input.vote.clone(),
-                    confidence,
-                    supporting_experts: supporting,
-                    tensions_accepted: accepted,
-                    forced,
-                },
-                [
-                    ("recommendation", json!(input.recommendation)),
-                    ("description", json!(input.description)),
-                    (
-                        "conditions",
-                        if input.conditions.is_empty() {
-                            Value::Null
-                        } else {
-                            json!(input.conditions)
-                        },
-                    ),
-                ],
-            ));
+            self.events.insert(
+                at,
+                NewEvent::with_content(
+                    EventBody::VerdictIssued {
+                        verdict: id.to_owned(),
+                        verdict_type,
+                        round,
+                        author_expert: author,
+                        vote: input.vote.clone(),
+                        confidence,
+                        supporting_experts: supporting,
+                        tensions_accepted: accepted,
+                        forced,
+                    },
+                    [
+                        ("recommendation", json!(input.recommendation)),
+                        ("description", json!(input.description)),
+                        (
+                            "conditions",
+                            if input.conditions.is_empty() {
+                                Value::Null
+                            } else {
+                                json!(input.conditions)
+                            },
+                        ),
+                    ],
+                ),
+            );
             if is_final {
                 self.converge_on(id);
             }

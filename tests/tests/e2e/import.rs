@@ -356,3 +356,55 @@ fn hostile_files_in_an_archive_are_skipped_and_reported() {
         "the secret behind the link was sealed into the ledger"
     );
 }
+
+/// The Judge's context of every imported fixture archive, with the default options: within the
+/// default budget, every cut named, the sizes printed for the record; and a context asked for
+/// an earlier round shows what stood then, not what came later.
+#[test]
+fn every_imported_archive_has_a_bounded_round_context() {
+    let Some(sample) = fixtures("every_imported_archive_has_a_bounded_round_context") else {
+        return;
+    };
+    let more = sample.parent().unwrap().join("blue-more-dialogues");
+    let sandbox = Sandbox::new();
+    for archive in [&sample, &more] {
+        run_json(&sandbox, &["import", archive.to_str().unwrap()], None);
+    }
+    let list = run_json(&sandbox, &["list"], None);
+    assert!(list.as_array().unwrap().len() >= 3, "{list}");
+    for row in list.as_array().unwrap() {
+        let dialogue = row["dialogue"].as_str().unwrap();
+        let context = run_json(&sandbox, &["context", dialogue], None);
+        let characters = context["characters"].as_u64().unwrap();
+        let markdown = String::from_utf8(
+            sandbox
+                .dlg()
+                .args(["context", dialogue])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        println!(
+            "context of {dialogue}: {characters} characters (budget {}), {} entities, {} cut(s)",
+            context["budget"],
+            context["entities"].as_array().unwrap().len(),
+            context["omitted"].as_array().unwrap().len()
+        );
+        assert!(characters <= 16_000, "{dialogue}: {characters}");
+        assert_eq!(markdown.trim_end().chars().count() as u64, characters - 1);
+        if !context["omitted"].as_array().unwrap().is_empty() {
+            assert!(markdown.contains("## Left out"), "{markdown}");
+        }
+        // As of the start of round 1: nothing recorded in round 1 or later.
+        let early = run_json(
+            &sandbox,
+            &["context", dialogue, "--round", "1", "--budget", "4000000"],
+            None,
+        );
+        for entity in early["entities"].as_array().unwrap() {
+            assert_eq!(entity["round"], 0, "{entity}");
+        }
+        assert!(early["omitted"].as_array().unwrap().is_empty(), "{early}");
+    }
+}

@@ -32,12 +32,47 @@ fn the_official_python_client_runs_a_dialogue_over_mcp() {
             "add_expert",
             "create_dialogue",
             "export_dialogue",
+            "list_dialogues",
             "query_graph",
             "register_round",
             "register_verdict",
             "round_context",
+            "scoreboard",
+            "set_dialogue_status",
             "update_statuses"
         ])
+    );
+    assert_eq!(
+        seen["read_only"],
+        json!([
+            "export_dialogue",
+            "list_dialogues",
+            "query_graph",
+            "round_context",
+            "scoreboard"
+        ])
+    );
+    assert_eq!(
+        seen["context_options"],
+        json!([
+            "budget",
+            "dialogue",
+            "kinds",
+            "responses",
+            "round",
+            "unsettled_only"
+        ])
+    );
+    assert_eq!(seen["responses_enum"], json!(["none", "last", "all"]));
+    assert_eq!(seen["depth_maximum"], 6);
+    assert_eq!(seen["premature"], json!([["tensions_open", ["T0002"]]]));
+    assert_eq!(seen["status_after_verdict"], json!(["converged"]));
+    assert_eq!(seen["velocities"], json!([3, 2]));
+    assert_eq!(seen["leader"], "cupcake");
+    let missing = seen["missing_says"].as_str().unwrap();
+    assert!(
+        missing.contains("`list_dialogues`") && !missing.contains("dlg list"),
+        "{missing}"
     );
     assert_eq!(seen["round0_mapping"]["CUPCAKE-T0002"], "T0002");
     assert_eq!(seen["rejected_codes"], json!(["invalid_ref_target"]));

@@ -777,11 +777,7 @@ fn rows() -> Vec<Row> {
             let output = run_with(text(s, &["mcp"]), &mcp_lines(&lines));
             assert!(output.status.success(), "{output:?}");
             let answers = String::from_utf8_lossy(&output.stdout);
-            assert_eq!(
-                answers.matches("\"isError\":true").count(),
-                0,
-                "{answers}"
-            );
+            assert_eq!(answers.matches("\"isError\":true").count(), 0, "{answers}");
             assert_eq!(answers.lines().count(), 99, "{answers}");
         }),
         row(

@@ -19,6 +19,7 @@ use dlg_core::seal::{MasterKey, SecretKey};
 use dlg_core::text::is_hostile;
 use dlg_store::sqlite::SqliteStore;
 use dlg_writer::cli::{self, Cli};
+use dlg_writer::context::{ContextOptions, Responses};
 use dlg_writer::keys::OsEntropy;
 use dlg_writer::ledger::{Ledger, WriteOptions};
 
@@ -116,6 +117,23 @@ fn bare_quotes(line: &str) -> usize {
     count
 }
 
+/// `line` without what sits between its bare quotes.
+fn outside_quotes(line: &str) -> String {
+    let (mut out, mut inside, mut escaped) = (String::new(), false, false);
+    for c in line.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && inside {
+            escaped = true;
+        } else if c == '"' {
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
 async fn check(fields: Fields) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
@@ -128,7 +146,8 @@ async fn check(fields: Fields) {
     let options = WriteOptions::by("hostile-test");
     let create = serde_json::from_value(json!({
         "title": fields.title, "question": fields.question, "id": "hostile",
-        "experts": [{"slug": "muffin", "role": fields.role}, {"slug": "scone", "role": "Data"}]
+        "experts": [{"slug": "muffin", "role": fields.role, "focus": fields.question},
+                    {"slug": "scone", "role": "Data"}]
     }))
     .unwrap();
     let receipt = ledger.create_dialogue(&create, &options).await.unwrap();
@@ -136,7 +155,9 @@ async fn check(fields: Fields) {
     let l = &fields.labels;
     let round: Command = serde_json::from_value(json!({
         "command": "register_round", "round": 0, "title": fields.round_title, "score": 3.0,
+        "summary": l[1],
         "experts": [{"expert": "muffin", "response": l[0], "score": 2.0}],
+        "moves": [{"expert": "scone", "move": "converge", "targets": ["SCONE-T0001"], "context": l[2]}],
         "perspectives": [{"id": "MUFFIN-P0001", "label": l[0], "content": l[1]}],
         "tensions": [{"id": "SCONE-T0001", "label": l[1], "description": l[2]}],
         "recommendations": [{"id": "MUFFIN-R0001", "label": l[2], "content": l[3],
@@ -204,17 +225,53 @@ async fn check(fields: Fields) {
     }
 
     // The round context's markdown, which a Judge model reads: its structure and nothing else.
+    // Every heading is the ledger's own; every other line is a field of the ledger's, a table
+    // row of numbers and ids, or a `>` block line; content sits between its own quotes only.
     let graph = ledger.graph(&dialogue).await.unwrap();
     let ring = ledger.key_ring(&dialogue).await.unwrap();
-    let view = dlg_writer::read::context(&dialogue, &graph, &ring, None);
+    let options = ContextOptions {
+        responses: Responses::All,
+        budget: dlg_writer::context::MAX_BUDGET,
+        ..ContextOptions::default()
+    };
+    let view = dlg_writer::context::context(&dialogue, &graph, &ring, &options);
     let markdown = view.markdown();
     assert_eq!(controls(&markdown), Vec::<char>::new(), "{markdown}");
-    let items = view.open_tensions.len() + view.perspectives.len() + view.experts.len();
-    assert_eq!(markdown.lines().count(), 11 + items, "{markdown}");
+    assert!(view.omitted.is_empty(), "{:?}", view.omitted);
+    let headings = [
+        "# Context of round 1 of dialogue hostile",
+        "## Previous round (0)",
+        "### Moves",
+        "## Convergence",
+        "## Scoreboard",
+        "## Tensions",
+        "## Recommendations",
+        "## Claims",
+        "## Evidence",
+        "## Perspectives",
+        "## Verdicts",
+        "## Panel",
+    ];
+    let found: Vec<&str> = markdown.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(found, headings, "{markdown}");
+    for line in markdown.lines() {
+        let body = line.trim_start();
+        if body.starts_with("> ") {
+            continue;
+        }
+        assert_eq!(bare_quotes(line) % 2, 0, "{line}");
+        // Outside the quotes, only the ledger's words, ids and numbers.
+        let allowed = |c: char| c.is_ascii_alphanumeric() || " -|:·[]().,;→/`>_#'".contains(c);
+        assert!(outside_quotes(line).chars().all(allowed), "{line}");
+    }
+    let quoted_labels = l
+        .iter()
+        .filter(|label| markdown.contains(&dlg_core::text::quoted(label)))
+        .count();
     assert_eq!(
-        markdown.lines().filter(|l| l.starts_with('#')).count(),
-        5,
-        "{markdown}"
+        quoted_labels,
+        l.len(),
+        "every label is there, quoted: {markdown}"
     );
 
     // JSON stays exact: the export holds every string as it was written.

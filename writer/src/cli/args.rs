@@ -298,8 +298,31 @@ pub enum Cmd {
     },
     /// List dialogues with status, rounds and open tensions.
     List,
-    /// Summary tables of one dialogue.
+    /// Summary tables of one dialogue: panel, rounds, entities, velocity and convergence,
+    /// verdicts (`--json`: all of it, with the scoreboard and what blocks convergence).
     Show { dialogue: String },
+    /// Where a dialogue stands before a round, for the Judge's prompt: markdown with content
+    /// quoted (`--json`: structured), within a size budget, saying what was left out.
+    Context {
+        dialogue: String,
+        /// The round about to be played (default: the one after the latest); the context is
+        /// the state as of its start.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=99))]
+        round: Option<u8>,
+        /// Only these entity kinds (perspective, recommendation, tension, evidence, claim);
+        /// repeatable.
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Only entities still in play.
+        #[arg(long)]
+        unsettled: bool,
+        /// Raw responses of earlier rounds: none, last (the previous round's) or all.
+        #[arg(long, default_value = "last", value_parser = ["none", "last", "all"])]
+        responses: String,
+        /// The most characters of markdown (1000 to 4000000).
+        #[arg(long, default_value_t = crate::context::DEFAULT_BUDGET)]
+        budget: usize,
+    },
     /// Tensions of one dialogue or all, by status (default: the unsettled ones).
     Tensions {
         dialogue: Option<String>,

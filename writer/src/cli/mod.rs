@@ -12,7 +12,7 @@ mod verify;
 pub use crate::report::{Failure, Output, exit};
 pub use args::*;
 pub(crate) use reads::{GraphRequest, graph, tensions};
-use reads::{export, import, list, log, show};
+use reads::{context, export, import, list, log, show};
 use request::{dialogue_id, read_request, receipt_output, write_options};
 pub(crate) use verify::{audit, signers_in};
 
@@ -185,6 +185,18 @@ pub async fn run<S: Store>(
         }
         Cmd::List => list(ledger).await,
         Cmd::Show { dialogue } => show(ledger, &dialogue_id(&dialogue)?).await,
+        Cmd::Context {
+            dialogue,
+            round,
+            kinds,
+            unsettled,
+            responses,
+            budget,
+        } => {
+            let options =
+                crate::context::options(round, &kinds, unsettled, Some(&responses), Some(budget))?;
+            context(ledger, &dialogue_id(&dialogue)?, &options).await
+        }
         Cmd::Tensions {
             dialogue,
             status,

@@ -115,21 +115,113 @@ pub(super) async fn show<S: Store>(
         entities.add_row(vec![kind.clone(), total.to_string(), by.join(", ")]);
     }
     text.push_str(&format!("{experts}\n\n{rounds}\n\n{entities}"));
+    let progress = graph.progress();
+    if !progress.rounds.is_empty() {
+        let mut velocity = render::table(&[
+            "round",
+            "new perspectives",
+            "open tensions",
+            "velocity",
+            "converged",
+        ]);
+        for r in &progress.rounds {
+            velocity.add_row(vec![
+                r.round.to_string(),
+                r.new_perspectives.to_string(),
+                r.open_tensions.to_string(),
+                r.velocity.to_string(),
+                format!("{}/{}", r.converged.len(), r.panel.len()),
+            ]);
+        }
+        text.push_str(&format!(
+            "\n\n{velocity}\nvelocity falling: {} · can converge: {}",
+            match progress.velocity_falling {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "not yet known",
+            },
+            if progress.can_converge {
+                "yes".to_owned()
+            } else {
+                format!("no ({} blocker(s))", progress.blockers.len())
+            }
+        ));
+    }
+    let verdicts: Vec<Value> = graph
+        .verdicts
+        .values()
+        .map(|v| {
+            json!({"verdict": v.verdict, "type": v.verdict_type, "round": v.round,
+                   "confidence": v.confidence, "tensions_accepted": v.tensions_accepted,
+                   "forced": v.forced,
+                   "recommendation": render::text(&ring, v.content.as_ref(), "recommendation")})
+        })
+        .collect();
     if !graph.verdicts.is_empty() {
-        let mut verdicts =
-            render::table(&["verdict", "type", "round", "confidence", "recommendation"]);
+        let mut table = render::table(&[
+            "verdict",
+            "type",
+            "round",
+            "confidence",
+            "accepted open",
+            "recommendation",
+        ]);
         for v in graph.verdicts.values() {
-            verdicts.add_row(vec![
+            let mut accepted: Vec<String> = v
+                .tensions_accepted
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            if v.forced {
+                accepted.push("forced".to_owned());
+            }
+            table.add_row(vec![
                 v.verdict.clone(),
                 v.verdict_type.to_string(),
                 v.round.to_string(),
                 v.confidence.map(|c| c.to_string()).unwrap_or_default(),
+                accepted.join(", "),
                 render::text(&ring, v.content.as_ref(), "recommendation"),
             ]);
         }
-        text.push_str(&format!("\n\n{verdicts}"));
+        text.push_str(&format!("\n\n{table}"));
     }
-    Ok(Output::new(text, &summary))
+    let mut json = serde_json::to_value(&summary).unwrap_or_default();
+    json["title"] = json!(render::text(&ring, content, "title"));
+    json["question"] = json!(render::text(&ring, content, "question"));
+    json["panel"] = graph
+        .experts
+        .values()
+        .map(|e| {
+            json!({"expert": e.expert, "role": render::text(&ring, e.profile.as_ref(), "role"),
+                   "tier": e.tier, "source": e.source, "relevance": e.relevance,
+                   "scores": e.scores.iter().map(|(r, s)| (r.to_string(), *s)).collect::<BTreeMap<_, _>>(),
+                   "total": dlg_core::graph::total(e.scores.values().copied())})
+        })
+        .collect();
+    json["rounds_data"] = graph
+        .rounds
+        .values()
+        .map(|r| {
+            json!({"round": r.round, "title": render::text(&ring, r.title.as_ref(), "title"),
+                   "status": r.status, "score": r.score})
+        })
+        .collect();
+    json["verdicts_data"] = Value::Array(verdicts);
+    json["progress"] = serde_json::to_value(&progress).unwrap_or_default();
+    Ok(Output::new(text, &json))
+}
+
+/// `dlg context`: where the dialogue stands before a round, within a budget.
+pub(super) async fn context<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: &DialogueId,
+    options: &crate::context::ContextOptions,
+) -> Result<Output, Failure> {
+    let graph = ledger.graph(dialogue).await?;
+    let ring = ledger.key_ring(dialogue).await?;
+    let view = crate::context::context(dialogue, &graph, &ring, options);
+    Ok(Output::new(view.markdown(), &view))
 }
 
 pub(crate) async fn tensions<S: Store>(

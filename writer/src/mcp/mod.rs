@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use dlg_core::command::{
-    Command, CreateDialogue, ExpertInput, RegisterRound, RegisterVerdict, UpdateStatuses,
+    ChangeDialogueStatus, Command, CreateDialogue, ExpertInput, RegisterRound, RegisterVerdict,
+    UpdateStatuses,
 };
 use dlg_core::ids::DialogueId;
 
@@ -49,14 +50,39 @@ pub struct WriteArgs<T> {
     pub idempotency_key: Option<String>,
 }
 
-/// Arguments naming a dialogue (and optionally a round).
+/// Arguments naming a dialogue.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DialogueArgs {
+    /// The dialogue id (as `create_dialogue` or `list_dialogues` answered it).
     pub dialogue: String,
-    /// For `round_context`: the round about to be played (default: the one after the latest).
+}
+
+/// `round_context` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextArgs {
+    pub dialogue: String,
+    /// The round about to be played (default: the one after the latest); the context is the
+    /// state as of its start.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 99))]
     pub round: Option<u8>,
+    /// Only these entity kinds (default: all five).
+    #[serde(default)]
+    #[schemars(extend("items" = {"enum": ["perspective", "recommendation", "tension", "evidence", "claim"]}))]
+    pub kinds: Vec<String>,
+    /// Only entities still in play (open tensions, proposed recommendations, ...).
+    #[serde(default)]
+    pub unsettled_only: bool,
+    /// Raw responses of earlier rounds: `none`, `last` (the previous round's, default) or `all`.
+    #[serde(default)]
+    #[schemars(extend("enum" = ["none", "last", "all"]))]
+    pub responses: Option<String>,
+    /// The most characters of markdown (default 16000, about 4000 tokens; 1000 to 4000000).
+    #[serde(default)]
+    #[schemars(range(min = 1000, max = 4000000))]
+    pub budget: Option<usize>,
 }
 
 /// `query_graph` arguments.
@@ -65,20 +91,26 @@ pub struct DialogueArgs {
 pub struct GraphArgs {
     pub dialogue: String,
     /// `neighbours` (one hop), `k_hop` (up to `depth` hops), or `open_tensions`.
+    #[schemars(extend("enum" = ["neighbours", "k_hop", "open_tensions"]))]
     pub query: String,
     /// The entity id (`P0101`) for `neighbours` and `k_hop`.
     #[serde(default)]
     pub entity: Option<String>,
-    /// Hops for `k_hop` (default 2).
+    /// Hops for `k_hop` (default 2, at most 6).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 6))]
     pub depth: Option<usize>,
     /// `out`, `in` or `both` (default).
     #[serde(default)]
+    #[schemars(extend("enum" = ["out", "in", "both"]))]
     pub direction: Option<String>,
     /// Reference types to follow (default: all).
     #[serde(default)]
     pub ref_types: Vec<String>,
 }
+
+/// The deepest `k_hop` walk.
+pub const MAX_DEPTH: usize = 6;
 
 /// The MCP server over a ledger.
 #[derive(Debug)]
@@ -200,11 +232,12 @@ impl<S: Store + 'static> DialogueTools<S> {
     }
 
     #[tool(
-        description = "The context of a round for the panel: open tensions, prior perspectives, and what each expert said, as structured data and as markdown."
+        description = "Where the dialogue stands before a round, within a size budget: every entity kind with status (as of the round's start), lineage and references, verdicts, the previous round's summary, scores and moves, velocity and convergence with what blocks it, the scoreboard, and the panel with role, tier, source, focus and responses. As structured data and as markdown ready for a prompt (content quoted); `omitted` says what did not fit.",
+        annotations(read_only_hint = true)
     )]
     async fn round_context(
         &self,
-        Parameters(args): Parameters<DialogueArgs>,
+        Parameters(args): Parameters<ContextArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let dialogue = match dialogue_id(&args.dialogue) {
             Ok(d) => d,
@@ -214,14 +247,25 @@ impl<S: Store + 'static> DialogueTools<S> {
             Ok(pair) => pair,
             Err(error) => return Ok(failure(error)),
         };
-        let view = read::context(&dialogue, &graph, &ring, args.round);
+        let options = match crate::context::options(
+            args.round,
+            &args.kinds,
+            args.unsettled_only,
+            args.responses.as_deref(),
+            args.budget,
+        ) {
+            Ok(options) => options,
+            Err(error) => return Ok(failure(error)),
+        };
+        let view = crate::context::context(&dialogue, &graph, &ring, &options);
         let mut body = serde_json::to_value(&view).unwrap_or_default();
         body["markdown"] = Value::String(view.markdown());
         Ok(CallToolResult::structured(body))
     }
 
     #[tool(
-        description = "Query the graph: `neighbours` of an entity, a `k_hop` subgraph, or `open_tensions` (with what addressed them)."
+        description = "Query the graph: `neighbours` of an entity, a `k_hop` subgraph, or `open_tensions` (with what addressed them).",
+        annotations(read_only_hint = true)
     )]
     async fn query_graph(
         &self,
@@ -244,7 +288,14 @@ impl<S: Store + 'static> DialogueTools<S> {
         }
         let depth = match args.query.as_str() {
             "neighbours" | "neighbors" => 1,
-            "k_hop" => args.depth.unwrap_or(2),
+            "k_hop" => match args.depth.unwrap_or(2) {
+                depth @ 0..=MAX_DEPTH => depth,
+                depth => {
+                    return Ok(failure(LedgerError::Usage(format!(
+                        "depth {depth} is over the limit of {MAX_DEPTH} hops: ask for fewer, or read the whole graph with export_dialogue"
+                    ))));
+                }
+            },
             other => {
                 return Ok(failure(LedgerError::Usage(format!(
                     "query `{other}`: use neighbours, k_hop or open_tensions"
@@ -271,7 +322,59 @@ impl<S: Store + 'static> DialogueTools<S> {
     }
 
     #[tool(
-        description = "Export the dialogue as one dialogue.json: dialogue, experts, rounds, entities with their lifecycles and relations, verdicts."
+        description = "List the dialogues: id, status, rounds, open tensions, commits and title.",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_dialogues(&self) -> Result<CallToolResult, ErrorData> {
+        let dialogues = match self.ledger.dialogues().await {
+            Ok(d) => d,
+            Err(error) => return Ok(failure(error)),
+        };
+        let mut rows = Vec::new();
+        for dialogue in dialogues {
+            match self.read(&dialogue).await {
+                Ok((graph, ring)) => rows.push(read::dialogue_row(&dialogue, &graph, &ring)),
+                Err(error) => return Ok(failure(error)),
+            }
+        }
+        Ok(CallToolResult::structured(json!({"dialogues": rows})))
+    }
+
+    #[tool(
+        description = "Change the dialogue's status (`open`, `converging`, `converged`, `abandoned`) with a reason; a final verdict already sets `converged`."
+    )]
+    async fn set_dialogue_status(
+        &self,
+        Parameters(args): Parameters<WriteArgs<ChangeDialogueStatus>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.write(args, Command::ChangeDialogueStatus).await)
+    }
+
+    #[tool(
+        description = "The scoreboard and progress: per round the score, new perspectives, open tensions, velocity and converge share of the panel; the per-expert leaderboard; tensions by status; whether the dialogue can converge and what blocks it.",
+        annotations(read_only_hint = true)
+    )]
+    async fn scoreboard(
+        &self,
+        Parameters(args): Parameters<DialogueArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let dialogue = match dialogue_id(&args.dialogue) {
+            Ok(d) => d,
+            Err(result) => return Ok(result),
+        };
+        Ok(match self.read(&dialogue).await {
+            Ok((graph, _)) => {
+                let mut body = serde_json::to_value(graph.progress()).unwrap_or_default();
+                body["dialogue"] = json!(dialogue);
+                CallToolResult::structured(body)
+            }
+            Err(error) => failure(error),
+        })
+    }
+
+    #[tool(
+        description = "Export the dialogue as one dialogue.json: dialogue, experts, rounds, entities with their lifecycles and relations, verdicts.",
+        annotations(read_only_hint = true)
     )]
     async fn export_dialogue(
         &self,
