@@ -215,3 +215,107 @@ fn the_trace_log_of_an_mcp_session_carries_no_content() {
     );
     assert!(!log.contains(CANARY), "the trace log holds content:\n{log}");
 }
+
+/// A tool, its arguments, and the (field, value) of every error it must answer.
+type ShapeRow = (&'static str, Value, Vec<(&'static str, Value)>);
+
+/// Tool arguments of the wrong shape, as a table: each is answered as a tool error with the
+/// validation body the CLI gives (`malformed_request`, the field path relative to `request`,
+/// the value found, a suggestion), every invalid item of a batch at once, and nothing stored.
+#[test]
+fn shape_errors_over_mcp_carry_codes_paths_and_every_item() {
+    let sandbox = Sandbox::new();
+    let mut session = Session::start(&sandbox, None);
+    let call = |id: u64, name: &str, arguments: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": name, "arguments": arguments}})
+        .to_string()
+    };
+    session.send(
+        call(
+            1,
+            "create_dialogue",
+            json!({"request": {"title": "Shapes", "question": "Q?", "id": "shapes",
+                   "experts": [{"slug": "muffin", "role": "A"}, {"slug": "scone", "role": "B"}]}}),
+        )
+        .as_bytes(),
+    );
+    let created = session.reply();
+    assert_eq!(created["result"]["isError"], false, "{created}");
+    let rows: Vec<ShapeRow> = vec![
+        (
+            "register_round",
+            json!({"dialogue": "shapes", "request": {"round": 0,
+                "experts": [{"expert": "muffin", "score": "58"}, {"expert": "scone", "score": 1.0}],
+                "perspectives": [{"id": "MUFFIN-P0001", "label": 7},
+                                 {"id": "MUFFIN-P0002", "label": "fine"},
+                                 {"id": "MUFFIN-P0003", "label": "x", "references": "T0001"}]}}),
+            vec![
+                ("experts[0].score", json!("58")),
+                ("perspectives[0].label", json!(7)),
+                ("perspectives[2].references", json!("T0001")),
+            ],
+        ),
+        (
+            "register_round",
+            json!({"dialogue": "shapes", "request": {"round": "zero"}}),
+            vec![("round", json!("zero"))],
+        ),
+        (
+            "register_verdict",
+            json!({"dialogue": "shapes", "request": {"verdict_id": "final", "type": "final",
+                   "recommendation": "r", "force": "yes"}}),
+            vec![("force", json!("yes"))],
+        ),
+        (
+            "update_statuses",
+            json!({"dialogue": "shapes", "request": {"updates": [{"id": "T0001", "status": 3}]}}),
+            vec![("updates[0].status", json!(3))],
+        ),
+        (
+            "create_dialogue",
+            json!({"request": {"title": "T", "question": "Q", "experts": [{"slug": "a", "role": "A", "relevance": "high"}]}}),
+            vec![("experts[0].relevance", json!("high"))],
+        ),
+    ];
+    for (i, (tool, arguments, expected)) in rows.iter().enumerate() {
+        let id = 10 + i as u64;
+        session.send(call(id, tool, arguments.clone()).as_bytes());
+        let reply = session.reply();
+        assert_eq!(reply["id"], id, "{reply}");
+        let result = &reply["result"];
+        assert_eq!(result["isError"], true, "{tool}: {reply}");
+        let errors = result["structuredContent"]["errors"].as_array().unwrap();
+        let found: Vec<(&str, Value)> = errors
+            .iter()
+            .map(|e| (e["field"].as_str().unwrap(), e["value"].clone()))
+            .collect();
+        assert_eq!(&found, expected, "{tool}: {reply}");
+        for error in errors {
+            assert_eq!(error["code"], "malformed_request", "{error}");
+            assert!(error["suggestion"].is_string(), "{error}");
+            assert!(
+                error["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(error["field"].as_str().unwrap()),
+                "{error}"
+            );
+        }
+    }
+    session.alive(99);
+    drop(session.finish());
+    let list: Value = serde_json::from_slice(
+        &sandbox
+            .process()
+            .args(["--json", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        list[0]["commits"], 1,
+        "only the creation was stored: {list}"
+    );
+}

@@ -3,6 +3,7 @@
 //! are generated from them); tool errors carry the validation codes, fields, options and
 //! suggestions, so an agent can correct its batch and resend; writes take idempotency keys.
 
+pub mod shape;
 pub mod wire;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::ledger::{Ledger, LedgerError, WriteOptions};
 use crate::read;
 use crate::report::Failure;
 use dlg_store::Store;
+use shape::Checked;
 
 /// `create_dialogue` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -163,7 +165,15 @@ impl<S: Store + 'static> DialogueTools<S> {
         }
     }
 
-    async fn write<T>(&self, args: WriteArgs<T>, command: fn(T) -> Command) -> CallToolResult {
+    async fn write<T: serde::de::DeserializeOwned>(
+        &self,
+        args: Checked<WriteArgs<T>>,
+        command: fn(T) -> Command,
+    ) -> CallToolResult {
+        let args = match args.parse() {
+            Ok(args) => args,
+            Err(rejected) => return Failure::rejected(&rejected).to_mcp(),
+        };
         let dialogue = match dialogue_id(&args.dialogue) {
             Ok(d) => d,
             Err(result) => return result,
@@ -184,8 +194,12 @@ impl<S: Store + 'static> DialogueTools<S> {
     )]
     async fn create_dialogue(
         &self,
-        Parameters(args): Parameters<CreateArgs>,
+        Parameters(args): Parameters<Checked<CreateArgs>>,
     ) -> Result<CallToolResult, ErrorData> {
+        let args = match args.parse() {
+            Ok(args) => args,
+            Err(rejected) => return Ok(Failure::rejected(&rejected).to_mcp()),
+        };
         Ok(receipt_result(
             self.ledger
                 .create_dialogue(&args.request, &self.options(args.idempotency_key))
@@ -198,7 +212,7 @@ impl<S: Store + 'static> DialogueTools<S> {
     )]
     async fn add_expert(
         &self,
-        Parameters(args): Parameters<WriteArgs<ExpertInput>>,
+        Parameters(args): Parameters<Checked<WriteArgs<ExpertInput>>>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self.write(args, Command::AddExpert).await)
     }
@@ -208,7 +222,7 @@ impl<S: Store + 'static> DialogueTools<S> {
     )]
     async fn register_round(
         &self,
-        Parameters(args): Parameters<WriteArgs<RegisterRound>>,
+        Parameters(args): Parameters<Checked<WriteArgs<RegisterRound>>>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self.write(args, Command::RegisterRound).await)
     }
@@ -218,7 +232,7 @@ impl<S: Store + 'static> DialogueTools<S> {
     )]
     async fn register_verdict(
         &self,
-        Parameters(args): Parameters<WriteArgs<RegisterVerdict>>,
+        Parameters(args): Parameters<Checked<WriteArgs<RegisterVerdict>>>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self.write(args, Command::RegisterVerdict).await)
     }
@@ -226,7 +240,7 @@ impl<S: Store + 'static> DialogueTools<S> {
     #[tool(description = "Update statuses of earlier entities ({id, status, by, via, reason}).")]
     async fn update_statuses(
         &self,
-        Parameters(args): Parameters<WriteArgs<UpdateStatuses>>,
+        Parameters(args): Parameters<Checked<WriteArgs<UpdateStatuses>>>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self.write(args, Command::UpdateStatuses).await)
     }
@@ -345,7 +359,7 @@ impl<S: Store + 'static> DialogueTools<S> {
     )]
     async fn set_dialogue_status(
         &self,
-        Parameters(args): Parameters<WriteArgs<ChangeDialogueStatus>>,
+        Parameters(args): Parameters<Checked<WriteArgs<ChangeDialogueStatus>>>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self.write(args, Command::ChangeDialogueStatus).await)
     }
