@@ -95,6 +95,13 @@ impl Session {
     }
 }
 
+/// A `tools/call` line.
+fn call(id: u64, name: &str, arguments: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": name, "arguments": arguments}})
+    .to_string()
+}
+
 fn error_code(reply: &Value) -> i64 {
     reply["error"]["code"]
         .as_i64()
@@ -169,11 +176,6 @@ fn every_unusable_line_is_answered_and_the_session_goes_on() {
 fn the_trace_log_of_an_mcp_session_carries_no_content() {
     let sandbox = Sandbox::new();
     let mut session = Session::start(&sandbox, None);
-    let call = |id: u64, name: &str, arguments: Value| {
-        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-               "params": {"name": name, "arguments": arguments}})
-        .to_string()
-    };
     session.send(
         call(
             1,
@@ -226,11 +228,6 @@ type ShapeRow = (&'static str, Value, Vec<(&'static str, Value)>);
 fn shape_errors_over_mcp_carry_codes_paths_and_every_item() {
     let sandbox = Sandbox::new();
     let mut session = Session::start(&sandbox, None);
-    let call = |id: u64, name: &str, arguments: Value| {
-        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-               "params": {"name": name, "arguments": arguments}})
-        .to_string()
-    };
     session.send(
         call(
             1,

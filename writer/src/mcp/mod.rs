@@ -253,13 +253,9 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<ContextArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let dialogue = match dialogue_id(&args.dialogue) {
-            Ok(d) => d,
+        let (dialogue, graph, ring) = match self.open(&args.dialogue).await {
+            Ok(opened) => opened,
             Err(result) => return Ok(result),
-        };
-        let (graph, ring) = match self.read(&dialogue).await {
-            Ok(pair) => pair,
-            Err(error) => return Ok(failure(error)),
         };
         let options = match crate::context::options(
             args.round,
@@ -285,13 +281,9 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<GraphArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let dialogue = match dialogue_id(&args.dialogue) {
-            Ok(d) => d,
+        let (dialogue, graph, ring) = match self.open(&args.dialogue).await {
+            Ok(opened) => opened,
             Err(result) => return Ok(result),
-        };
-        let (graph, ring) = match self.read(&dialogue).await {
-            Ok(pair) => pair,
-            Err(error) => return Ok(failure(error)),
         };
         if args.query == "open_tensions" {
             let tensions =
@@ -372,18 +364,13 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<DialogueArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let dialogue = match dialogue_id(&args.dialogue) {
-            Ok(d) => d,
+        let (dialogue, graph, _) = match self.open(&args.dialogue).await {
+            Ok(opened) => opened,
             Err(result) => return Ok(result),
         };
-        Ok(match self.read(&dialogue).await {
-            Ok((graph, _)) => {
-                let mut body = serde_json::to_value(graph.progress()).unwrap_or_default();
-                body["dialogue"] = json!(dialogue);
-                CallToolResult::structured(body)
-            }
-            Err(error) => failure(error),
-        })
+        let mut body = serde_json::to_value(graph.progress()).unwrap_or_default();
+        body["dialogue"] = json!(dialogue);
+        Ok(CallToolResult::structured(body))
     }
 
     #[tool(
@@ -394,14 +381,20 @@ impl<S: Store + 'static> DialogueTools<S> {
         &self,
         Parameters(args): Parameters<DialogueArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let dialogue = match dialogue_id(&args.dialogue) {
-            Ok(d) => d,
-            Err(result) => return Ok(result),
-        };
-        Ok(match self.read(&dialogue).await {
-            Ok((graph, ring)) => CallToolResult::structured(read::export(&graph, &ring)),
-            Err(error) => failure(error),
+        Ok(match self.open(&args.dialogue).await {
+            Ok((_, graph, ring)) => CallToolResult::structured(read::export(&graph, &ring)),
+            Err(result) => result,
         })
+    }
+
+    /// The dialogue named by a tool's arguments, its graph and key ring, or the tool error.
+    async fn open(
+        &self,
+        dialogue: &str,
+    ) -> Result<(DialogueId, dlg_core::graph::Graph, KeyRing), CallToolResult> {
+        let dialogue = dialogue_id(dialogue)?;
+        let (graph, ring) = self.read(&dialogue).await.map_err(failure)?;
+        Ok((dialogue, graph, ring))
     }
 
     async fn read(
