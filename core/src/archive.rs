@@ -102,7 +102,10 @@ fn parse_marker(line: &str) -> Option<Result<Marker, String>> {
             let mut words = rest.split_whitespace();
             let kind = words.next().unwrap_or_default().to_ascii_lowercase();
             let targets: Vec<String> = words
-                .filter_map(|w| short_id(w.trim_matches(|c: char| !c.is_ascii_alphanumeric())))
+                .filter_map(|w| {
+                    let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                    short_id(w).or_else(|| crate::ids::LocalId::parse(w).map(|_| w.to_owned()))
+                })
                 .collect();
             return Some(match (is_reference, targets.first()) {
                 (true, Some(target)) => Ok(Marker::Reference {

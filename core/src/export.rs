@@ -146,6 +146,49 @@ fn entity(graph: &Graph, node: &NodeItem, opener: Opener<'_>) -> Value {
     value
 }
 
+/// One entity as `dialogue.json` exports it, with everything around it: its references both
+/// ways (with the round each was made in), its refinement lineage, the moves that name it,
+/// what addressed it (tensions), and the verdicts its status changed through. `None` when the
+/// dialogue has no such entity.
+pub fn entity_json(graph: &Graph, id: EntityId, opener: Opener<'_>) -> Option<Value> {
+    let node = graph.nodes.get(&id)?;
+    let mut value = entity(graph, node, opener);
+    let references = |direction: Direction| -> Vec<Value> {
+        graph
+            .neighbours(id, direction, &[])
+            .into_iter()
+            .map(|n| json!({"type": n.edge.ref_type, "entity": n.other, "round": n.edge.round}))
+            .collect()
+    };
+    let moves: Vec<Value> = graph
+        .moves
+        .values()
+        .filter(|m| m.targets.contains(&id))
+        .map(|m| {
+            json!({"round": m.round, "expert": m.expert, "move": m.kind,
+                "context": field(opener, m.context.as_ref(), "context")})
+        })
+        .collect();
+    let verdicts: Vec<&str> = node
+        .history
+        .iter()
+        .filter_map(|c| c.via.as_deref())
+        .filter(|via| graph.verdicts.contains_key(*via))
+        .collect();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("kind".to_owned(), json!(node.kind));
+        object.insert("references_out".to_owned(), json!(references(Direction::Out)));
+        object.insert("references_in".to_owned(), json!(references(Direction::In)));
+        object.insert("lineage".to_owned(), json!(graph.lineage(id)));
+        object.insert("moves".to_owned(), json!(moves));
+        object.insert("verdicts".to_owned(), json!(verdicts));
+        if node.kind == EntityKind::Tension {
+            object.insert("addressed_by".to_owned(), json!(graph.addressed_by(id)));
+        }
+    }
+    Some(value)
+}
+
 fn rounds_data(graph: &Graph, opener: Opener<'_>) -> Vec<Value> {
     graph
         .rounds

@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod context;
 pub mod demo;
+pub mod draft;
 pub mod files;
 pub mod heads;
 pub mod import;

@@ -271,3 +271,24 @@ pub fn export(graph: &Graph, ring: &KeyRing) -> Value {
     let opener = |copy: &SealedCopy| ring.open(copy).ok();
     dlg_core::export::dialogue_json(graph, &opener)
 }
+
+/// One entity with its content, references both ways, lineage, moves, verdicts and status
+/// history, opened with `ring`.
+pub fn entity_view(
+    dialogue: &DialogueId,
+    graph: &Graph,
+    ring: &KeyRing,
+    text: &str,
+) -> Result<Value, LedgerError> {
+    let id = entity(dialogue, graph, text)?;
+    let opener = |copy: &SealedCopy| ring.open(copy).ok();
+    let mut view = dlg_core::export::entity_json(graph, id, &opener).ok_or_else(|| {
+        LedgerError::UnknownEntity {
+            dialogue: dialogue.clone(),
+            entity: text.to_owned(),
+        }
+    })?;
+    view["dialogue"] = serde_json::json!(dialogue);
+    view["commit"] = serde_json::json!(graph.checkpoint.commit);
+    Ok(view)
+}

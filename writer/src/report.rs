@@ -149,13 +149,16 @@ impl Failure {
 }
 
 /// CLI commands in error texts, and the MCP tools that do the same.
-const MCP_NAMES: [(&str, &str); 6] = [
+const MCP_NAMES: [(&str, &str); 9] = [
     ("`dlg list`", "`list_dialogues`"),
     ("`dlg export`", "`export_dialogue`"),
     ("`dlg round`", "`register_round`"),
     ("`dlg verdict`", "`register_verdict`"),
     ("`dlg status`", "`update_statuses`"),
     ("`dlg dialogue-status`", "`set_dialogue_status`"),
+    ("`dlg entity`", "`get_entity`"),
+    ("`dlg context`", "`round_context`"),
+    ("`dlg draft-round`", "`draft_round`"),
 ];
 
 fn for_mcp(value: &mut Value) {

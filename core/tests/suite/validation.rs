@@ -335,6 +335,44 @@ fn nothing_is_recorded_in_a_closed_dialogue() {
 }
 
 #[test]
+fn a_local_id_of_an_earlier_round_resolves_through_the_stored_mapping() {
+    let mut ledger = given_round_zero();
+    let receipt = accepted(
+        &mut ledger,
+        round_one(json!({"perspectives": [{"id": "MUFFIN-P0101", "label": "Evidence holds",
+            "references": [{"type": "support", "target": "SCONE-E0001"}]}],
+            "status_updates": [{"id": "CUPCAKE-T0001", "status": "addressed", "by": "muffin",
+                "via": "MUFFIN-P0101"}]})),
+    );
+    assert_eq!(receipt.id_mapping["MUFFIN-P0101"], "P0101");
+    let graph = &ledger.graph;
+    assert!(
+        graph
+            .neighbours(id("P0101"), dlg_core::query::Direction::Out, &[])
+            .iter()
+            .any(|n| n.other == id("E0001") && n.edge.ref_type == RefType::Support),
+        "the round-0 local id names E0001"
+    );
+    assert_eq!(graph.nodes[&id("T0002")].status, Status::Addressed);
+}
+
+#[test]
+fn an_unknown_local_id_suggests_one_of_the_same_kind() {
+    let mut ledger = given_round_zero();
+    let rejection = rejected(
+        &mut ledger,
+        round_one(json!({"recommendations": [{"id": "MUFFIN-R0101", "label": "x",
+            "references": [{"type": "support", "target": "MUFFIN-E0001"}]}]})),
+    );
+    assert_codes(&rejection, &[TargetNotFound]);
+    assert_eq!(
+        rejection.errors[0].suggestion.as_deref(),
+        Some("did you mean `SCONE-E0001`?"),
+        "the suggestion is an evidence id, not the recommendation making the reference"
+    );
+}
+
+#[test]
 fn an_unknown_expert_gets_a_did_you_mean() {
     let mut ledger = given_round_zero();
     let rejection = rejected(

@@ -323,6 +323,28 @@ pub enum Cmd {
         #[arg(long, default_value_t = crate::context::DEFAULT_BUDGET)]
         budget: usize,
     },
+    /// Draft a round registration from the experts' response files (markers as the archives
+    /// write them); prints the request to review and pass to `dlg round`, warnings on stderr.
+    DraftRound {
+        dialogue: String,
+        /// Response files, one per expert: `EXPERT=PATH`, or `PATH` named after the expert
+        /// (`muffin.md`).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The round (default: the one after the latest).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=99))]
+        round: Option<u8>,
+        #[arg(long)]
+        title: Option<String>,
+        /// The Judge's summary of the round.
+        #[arg(long)]
+        summary: Option<String>,
+        /// The round's score.
+        #[arg(long)]
+        score: Option<f64>,
+    },
+    /// One entity: content, references both ways, lineage, moves and status history.
+    Entity { dialogue: String, entity: String },
     /// Tensions of one dialogue or all, by status (default: the unsettled ones).
     Tensions {
         dialogue: Option<String>,

@@ -12,7 +12,7 @@ mod verify;
 pub use crate::report::{Failure, Output, exit};
 pub use args::*;
 pub(crate) use reads::{GraphRequest, graph, tensions};
-use reads::{context, export, import, list, log, show};
+use reads::{context, draft_round, entity_output, export, import, list, log, response_files, show};
 use request::{dialogue_id, read_request, receipt_output, write_options};
 pub(crate) use verify::{audit, signers_in};
 
@@ -196,6 +196,27 @@ pub async fn run<S: Store>(
             let options =
                 crate::context::options(round, &kinds, unsettled, Some(&responses), Some(budget))?;
             context(ledger, &dialogue_id(&dialogue)?, &options).await
+        }
+        Cmd::DraftRound {
+            dialogue,
+            files,
+            round,
+            title,
+            summary,
+            score,
+        } => {
+            let (responses, sources) = response_files(&files, global.max_request_bytes)?;
+            let request = crate::draft::DraftRequest {
+                round,
+                title,
+                summary,
+                score,
+                responses,
+            };
+            draft_round(ledger, &dialogue_id(&dialogue)?, request, &sources).await
+        }
+        Cmd::Entity { dialogue, entity } => {
+            entity_output(ledger, &dialogue_id(&dialogue)?, &entity).await
         }
         Cmd::Tensions {
             dialogue,

@@ -224,6 +224,164 @@ pub(super) async fn context<S: Store>(
     Ok(Output::new(view.markdown(), &view))
 }
 
+/// `dlg entity`: one entity with everything around it.
+pub(super) async fn entity_output<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: &DialogueId,
+    entity: &str,
+) -> Result<Output, Failure> {
+    let graph = ledger.graph(dialogue).await?;
+    let ring = ledger.key_ring(dialogue).await?;
+    let view = crate::read::entity_view(dialogue, &graph, &ring, entity)?;
+    Ok(Output::new(entity_text(&view), &view))
+}
+
+/// The text form of an entity view: every piece of content on lines of its own, escaped.
+fn entity_text(view: &Value) -> String {
+    use dlg_core::text::{block, line};
+    let s = |v: &Value| match v {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut out = format!(
+        "{} ({}, {}, round {}): {}\n",
+        s(&view["id"]),
+        s(&view["kind"]),
+        s(&view["status"]),
+        s(&view["origin"]["round"]),
+        line(&s(&view["label"]))
+    );
+    let text = if view["description"].is_null() {
+        &view["content"]
+    } else {
+        &view["description"]
+    };
+    if !text.is_null() {
+        out.push_str(&format!("\n{}\n", block(&s(text))));
+    }
+    let contributors: Vec<String> = view["origin"]["contributors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect();
+    out.push_str(&format!("\ncontributors: {}\n", line(&contributors.join(", "))));
+    for (title, key) in [("references out", "references_out"), ("references in", "references_in")] {
+        for r in view[key].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "{title}: {} {} (round {})\n",
+                s(&r["type"]),
+                s(&r["entity"]),
+                s(&r["round"])
+            ));
+        }
+    }
+    let lineage: Vec<String> = view["lineage"].as_array().into_iter().flatten().map(s).collect();
+    if lineage.len() > 1 {
+        out.push_str(&format!("lineage: {}\n", lineage.join(" → ")));
+    }
+    for m in view["moves"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "move: round {} {} {}\n",
+            s(&m["round"]),
+            line(&s(&m["expert"])),
+            s(&m["move"])
+        ));
+    }
+    for e in view["events"].as_array().into_iter().flatten() {
+        let by: Vec<String> = e["by"].as_array().into_iter().flatten().map(s).collect();
+        out.push_str(&format!(
+            "history: round {} {} by {}{}{}\n",
+            s(&e["round"]),
+            s(&e["type"]),
+            line(&by.join(", ")),
+            if e["reference"].is_null() {
+                String::new()
+            } else {
+                format!(" via {}", line(&s(&e["reference"])))
+            },
+            if e["reason"].is_null() {
+                String::new()
+            } else {
+                format!(": {}", line(&s(&e["reason"])))
+            }
+        ));
+    }
+    out.trim_end().to_owned()
+}
+
+/// `dlg draft-round`: the registration drafted from response files. The text form is the
+/// request itself, for `dlg round`; warnings and the errors it would get go to stderr.
+pub(super) async fn draft_round<S: Store>(
+    ledger: &Ledger<S>,
+    dialogue: &DialogueId,
+    request: crate::draft::DraftRequest,
+    sources: &[String],
+) -> Result<Output, Failure> {
+    let graph = ledger.graph(dialogue).await?;
+    let draft = crate::draft::draft(dialogue, &graph, request, sources)?;
+    for warning in &draft.warnings {
+        eprintln!("warning: {}", dlg_core::text::line(warning));
+    }
+    for error in &draft.errors {
+        eprintln!(
+            "would be refused: {} {}: {}",
+            error.code,
+            dlg_core::text::line(&error.field),
+            dlg_core::text::line(&error.message)
+        );
+    }
+    let text = serde_json::to_string_pretty(&draft.request).unwrap_or_default();
+    Ok(Output::new(text, &draft).verbatim())
+}
+
+/// Reads `EXPERT=PATH` or `PATH` (the expert named by the file's stem) arguments: the
+/// responses and the file names, for warnings.
+pub(super) fn response_files(
+    args: &[String],
+    limit: u64,
+) -> Result<(Vec<crate::draft::ResponseText>, Vec<String>), Failure> {
+    use crate::files::{Links, read_regular};
+    let mut responses = Vec::new();
+    let mut sources = Vec::new();
+    for arg in args {
+        let (expert, path) = match arg.split_once('=') {
+            Some((expert, path)) if !expert.contains('/') => {
+                (expert.to_owned(), std::path::PathBuf::from(path))
+            }
+            _ => {
+                let path = std::path::PathBuf::from(arg);
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (stem, path)
+            }
+        };
+        let bytes = read_regular(&path, Links::Follow, limit)
+            .map_err(|e| Failure::new(exit::FAILURE, "io", e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            Failure::new(
+                exit::USAGE,
+                "usage",
+                format!(
+                    "{} is not UTF-8 text (byte {}): give the response as a text file",
+                    dlg_core::text::line(&path.display().to_string()),
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })?;
+        sources.push(path.display().to_string());
+        responses.push(crate::draft::ResponseText {
+            expert,
+            text,
+            score: None,
+        });
+    }
+    Ok((responses, sources))
+}
+
 pub(crate) async fn tensions<S: Store>(
     ledger: &Ledger<S>,
     dialogue: Option<&str>,

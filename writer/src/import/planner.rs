@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use dlg_core::archive::{self, Block, Marker, TensionRow};
 use dlg_core::command::{CreateDialogue, RegisterRound};
-use dlg_core::ids::{EntityKind, MAX_SEQ, slugify};
+use dlg_core::graph::Graph;
+use dlg_core::ids::{EntityKind, LocalId, MAX_SEQ, slugify};
 use dlg_core::model::{RefType, tension_is_open};
 
 use super::folder::Archive;
@@ -239,55 +240,14 @@ pub fn plan(archive: Archive) -> Plan {
                 text: Vec::new(),
             });
         }
-        // Rounds where several experts use the same tension id number their tensions per file.
-        let mut id_users: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
-        let parsed: Vec<(String, String, String, archive::Response)> = files
-            .iter()
-            .map(|(slug, file, text)| {
-                (
-                    slug.clone(),
-                    file.clone(),
-                    text.clone(),
-                    archive::parse_response(text),
-                )
-            })
-            .collect();
-        for (slug, _, _, response) in &parsed {
-            for block in &response.blocks {
-                if let Marker::Tension { local, .. } = &block.marker {
-                    id_users
-                        .entry(local.clone())
-                        .or_default()
-                        .insert(slug.as_str());
-                }
-            }
-        }
-        let local_numbering = id_users.values().any(|users| users.len() > 1);
-        for (slug, file, text, response) in &parsed {
-            for warning in &response.warnings {
-                warnings.push(format!(
-                    "{file}:{}: {}; kept as raw content",
-                    warning.line, warning.message
-                ));
-            }
-            let score = board
+        let scores = |slug: &str| {
+            board
                 .experts
                 .iter()
                 .find(|(n, r, _)| *r == round && slugify(n).as_deref() == Some(slug))
-                .map(|(_, _, s)| *s);
-            batch
-                .experts
-                .push(json!({"expert": slug, "score": score, "response": text}));
-            batch.expert_file(
-                slug,
-                file,
-                &response.blocks,
-                &mut tensions,
-                local_numbering,
-                &known,
-                &mut warnings,
-            );
-        }
+                .map(|(_, _, s)| *s)
+        };
+        batch.responses(&files, &scores, &mut tensions, &known, &mut warnings);
         // Statuses the table gives for this round.
         for row in &table {
             if row.resolved == Some(round)
@@ -386,6 +346,65 @@ pub fn plan(archive: Archive) -> Plan {
     }
 }
 
+/// One expert's response to draft a round from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftResponse {
+    /// The expert's slug as written (slugified before use).
+    pub expert: String,
+    /// Where the text came from, for warnings (`muffin.md`, `responses[0]`).
+    pub source: String,
+    pub text: String,
+    pub score: Option<f64>,
+}
+
+/// Drafts the registration of `round` from responses written with the archives' markers
+/// (`[PERSPECTIVE P01: ...]`, `[TENSION T01: ...]`, `[REFINEMENT ...]`, `[RESOLVED T0001]`,
+/// `[MOVE:...]`), as the importer reads them, against `graph`, the dialogue as it stands:
+/// markers naming an earlier tension by its global or local id address, resolve or
+/// acknowledge it, and references and moves to earlier entities keep their global ids. The
+/// draft is for the Judge to review and submit; what could not be mapped is in the warnings.
+pub fn draft(graph: &Graph, round: u8, responses: &[DraftResponse]) -> (RegisterRound, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut tensions: BTreeMap<String, PlannedTension> = BTreeMap::new();
+    for node in graph.nodes.values().filter(|n| n.kind == EntityKind::Tension) {
+        let planned = PlannedTension {
+            global: node.id.to_string(),
+            local: node.id.to_string(),
+            round: node.round,
+            status: node.status.as_str(),
+        };
+        if let Some(local) = &node.local_id {
+            tensions.insert(local.clone(), planned.clone());
+        }
+        tensions.insert(node.id.to_string(), planned);
+    }
+    let known: BTreeSet<String> = graph
+        .nodes
+        .values()
+        .flat_map(|n| [Some(n.id.to_string()), n.local_id.clone()])
+        .flatten()
+        .collect();
+    let panel: BTreeSet<String> = graph.experts.keys().map(ToString::to_string).collect();
+    let mut files = Vec::new();
+    let mut scores = BTreeMap::new();
+    for response in responses {
+        let slug = slugify(&response.expert).unwrap_or_else(|| response.expert.clone());
+        if !panel.contains(&slug) {
+            warnings.push(format!(
+                "{}: expert `{}` is not on the panel: add them with add_expert before registering",
+                response.source, response.expert
+            ));
+        }
+        scores.insert(slug.clone(), response.score);
+        files.push((slug, response.source.clone(), response.text.clone()));
+    }
+    let mut batch = RoundBatch::new(round);
+    let scores = |slug: &str| scores.get(slug).copied().flatten();
+    batch.responses(&files, &scores, &mut tensions, &known, &mut warnings);
+    let (register, _) = batch.finish(&panel);
+    (register, warnings)
+}
+
 #[derive(Debug, Clone)]
 struct TableTension {
     row: TensionRow,
@@ -436,6 +455,7 @@ impl RoundBatch {
     fn add(
         &mut self,
         kind: EntityKind,
+        written: Option<&str>,
         slug: &str,
         label: &str,
         content: String,
@@ -444,13 +464,29 @@ impl RoundBatch {
         if self.count(kind) >= usize::from(MAX_SEQ) {
             return None;
         }
-        let n = self.entities.get(&kind).map_or(0, Vec::len) + 1;
-        let local = format!(
-            "{}-{}{:02}{n:02}",
-            slug.to_uppercase(),
-            kind.letter(),
-            self.round
-        );
+        // The expert's own local id when it is a valid one of this round, else the next free one.
+        let written = written.filter(|w| {
+            LocalId::parse(w).is_some_and(|l| {
+                l.letter == kind.letter()
+                    && l.round == self.round
+                    && l.expert.eq_ignore_ascii_case(slug)
+            }) && !self.local_kinds.contains_key(*w)
+        });
+        let local = written.map(str::to_owned).unwrap_or_else(|| {
+            let mut n = self.entities.get(&kind).map_or(0, Vec::len) + 1;
+            loop {
+                let local = format!(
+                    "{}-{}{:02}{n:02}",
+                    slug.to_uppercase(),
+                    kind.letter(),
+                    self.round
+                );
+                if !self.local_kinds.contains_key(&local) {
+                    break local;
+                }
+                n += 1;
+            }
+        });
         let label = if label.trim().is_empty() {
             short(&content, 80)
         } else {
@@ -469,12 +505,16 @@ impl RoundBatch {
         Some(local)
     }
 
-    /// The kind of an id usable in this batch: a local id of this batch or an earlier global id.
+    /// The kind of an id usable in this batch: a local id of this batch, or an earlier id
+    /// (global, or local through the stored mapping).
     fn kind_of(&self, id: &str, known: &BTreeSet<String>) -> Option<EntityKind> {
         self.local_kinds.get(id).copied().or_else(|| {
             known
                 .contains(id)
-                .then(|| id.chars().next().and_then(EntityKind::from_letter))
+                .then(|| {
+                    let letter = LocalId::parse(id).map_or(id.chars().next(), |l| Some(l.letter));
+                    letter.and_then(EntityKind::from_letter)
+                })
                 .flatten()
         })
     }
@@ -511,8 +551,8 @@ impl RoundBatch {
                 .to_owned();
             let at = format!("{file}:{}", block.line);
             match &block.marker {
-                Marker::Perspective { label, .. } => {
-                    let local = self.add(EntityKind::Perspective, slug, label, content, Vec::new());
+                Marker::Perspective { local: written, label } => {
+                    let local = self.add(EntityKind::Perspective, Some(written), slug, label, content, Vec::new());
                     if let Some(local) = &local {
                         last_perspective = Some(local.clone());
                         last_entity = Some((local.clone(), EntityKind::Perspective));
@@ -524,7 +564,7 @@ impl RoundBatch {
                         // A tension raised earlier: this block comments on it.
                         Some(t) if t.round < round && !local_numbering => {
                             let references = vec![json!({"type": "address", "target": t.global})];
-                            if let Some(local) = self.add(EntityKind::Perspective, slug, label, content, references) {
+                            if let Some(local) = self.add(EntityKind::Perspective, None, slug, label, content, references) {
                                 last_entity = Some((local.clone(), EntityKind::Perspective));
                             }
                         }
@@ -546,7 +586,7 @@ impl RoundBatch {
                             }
                         }
                         _ => {
-                            if let Some(local) = self.add(EntityKind::Tension, slug, label, content, Vec::new()) {
+                            if let Some(local) = self.add(EntityKind::Tension, Some(id), slug, label, content, Vec::new()) {
                                 tensions.insert(
                                     id.clone(),
                                     PlannedTension {
@@ -561,9 +601,9 @@ impl RoundBatch {
                         }
                     }
                 }
-                Marker::Entity { letter, label, .. } => {
+                Marker::Entity { letter, local: written, label } => {
                     let kind = EntityKind::from_letter(*letter).unwrap_or(EntityKind::Perspective);
-                    if let Some(local) = self.add(kind, slug, label, content, Vec::new()) {
+                    if let Some(local) = self.add(kind, Some(written), slug, label, content, Vec::new()) {
                         last_entity = Some((local, kind));
                     }
                 }
@@ -575,7 +615,7 @@ impl RoundBatch {
                             .map(|p| json!({"type": "refine", "target": p}))
                             .collect(),
                     };
-                    if let Some(local) = self.add(EntityKind::Perspective, slug, text, content, references) {
+                    if let Some(local) = self.add(EntityKind::Perspective, None, slug, text, content, references) {
                         last_perspective = Some(local.clone());
                         last_entity = Some((local, EntityKind::Perspective));
                     }
@@ -587,7 +627,7 @@ impl RoundBatch {
                             "targets": [tension], "context": content})),
                         None => {
                             let label = format!("Concession: {}", short(text, 70));
-                            self.add(EntityKind::Perspective, slug, &label, content, Vec::new());
+                            self.add(EntityKind::Perspective, None, slug, &label, content, Vec::new());
                         }
                     }
                 }
@@ -638,6 +678,58 @@ impl RoundBatch {
                     }
                 }
             }
+        }
+    }
+
+    /// The round's responses (expert, file, text): each recorded with its score, and its
+    /// markers planned. Where several experts use the same tension id in the round, their
+    /// tensions are numbered per file.
+    fn responses(
+        &mut self,
+        files: &[(String, String, String)],
+        scores: &dyn Fn(&str) -> Option<f64>,
+        tensions: &mut BTreeMap<String, PlannedTension>,
+        known: &BTreeSet<String>,
+        warnings: &mut Vec<String>,
+    ) {
+        let parsed: Vec<(&str, &str, &str, archive::Response)> = files
+            .iter()
+            .map(|(slug, file, text)| {
+                (
+                    slug.as_str(),
+                    file.as_str(),
+                    text.as_str(),
+                    archive::parse_response(text),
+                )
+            })
+            .collect();
+        let mut id_users: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (slug, _, _, response) in &parsed {
+            for block in &response.blocks {
+                if let Marker::Tension { local, .. } = &block.marker {
+                    id_users.entry(local.as_str()).or_default().insert(slug);
+                }
+            }
+        }
+        let local_numbering = id_users.values().any(|users| users.len() > 1);
+        for (slug, file, text, response) in &parsed {
+            for warning in &response.warnings {
+                warnings.push(format!(
+                    "{file}:{}: {}; kept as raw content",
+                    warning.line, warning.message
+                ));
+            }
+            self.experts
+                .push(json!({"expert": slug, "score": scores(slug), "response": text}));
+            self.expert_file(
+                slug,
+                file,
+                &response.blocks,
+                tensions,
+                local_numbering,
+                known,
+                warnings,
+            );
         }
     }
 

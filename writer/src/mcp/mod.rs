@@ -111,6 +111,24 @@ pub struct GraphArgs {
     pub ref_types: Vec<String>,
 }
 
+/// `get_entity` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntityArgs {
+    pub dialogue: String,
+    /// The entity's global id (`T0001`).
+    pub entity: String,
+}
+
+/// `draft_round` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftArgs {
+    pub dialogue: String,
+    /// The experts' response texts, and the round's title, summary and score.
+    pub request: crate::draft::DraftRequest,
+}
+
 /// The deepest `k_hop` walk.
 pub const MAX_DEPTH: usize = 6;
 
@@ -322,6 +340,48 @@ impl<S: Store + 'static> DialogueTools<S> {
             match request.and_then(|r| read::subgraph(&dialogue, &graph, &ring, &r)) {
                 Ok(view) => CallToolResult::structured(json!({"dialogue": dialogue,
                     "entity": view.entity, "nodes": view.nodes, "edges": view.edges})),
+                Err(error) => failure(error),
+            },
+        )
+    }
+
+    #[tool(
+        description = "One entity with its content: label, text, status, contributors, references both ways (with rounds), refinement lineage, moves that name it, what addressed it (tensions), verdicts, and its status history with actors, reasons and times.",
+        annotations(read_only_hint = true)
+    )]
+    async fn get_entity(
+        &self,
+        Parameters(args): Parameters<EntityArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let (dialogue, graph, ring) = match self.open(&args.dialogue).await {
+            Ok(opened) => opened,
+            Err(result) => return Ok(result),
+        };
+        Ok(
+            match read::entity_view(&dialogue, &graph, &ring, &args.entity) {
+                Ok(view) => CallToolResult::structured(view),
+                Err(error) => failure(error),
+            },
+        )
+    }
+
+    #[tool(
+        description = "Draft a round registration from the experts' response texts written with markers ([PERSPECTIVE P01: label], [TENSION T01: label], [REFINEMENT ...], [RESOLVED T0001: why], [ACKNOWLEDGED T0001], [CONCESSION on T0001: ...], [RE:SUPPORT P0001], [MOVE:CONVERGE], ids global or local). Writes nothing: answers the register_round request to review and submit, warnings for what could not be mapped, and the errors registering it as drafted would get.",
+        annotations(read_only_hint = true)
+    )]
+    async fn draft_round(
+        &self,
+        Parameters(args): Parameters<DraftArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let (dialogue, graph, _) = match self.open(&args.dialogue).await {
+            Ok(opened) => opened,
+            Err(result) => return Ok(result),
+        };
+        Ok(
+            match crate::draft::draft(&dialogue, &graph, args.request, &[]) {
+                Ok(draft) => {
+                    CallToolResult::structured(serde_json::to_value(draft).unwrap_or_default())
+                }
                 Err(error) => failure(error),
             },
         )
