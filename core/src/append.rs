@@ -87,6 +87,10 @@ pub struct Receipt {
     /// True when this answer repeats an earlier append with the same idempotency key.
     #[serde(default)]
     pub replayed: bool,
+    /// What the commit leaves unsaid that the writer may want to know: panel members of a
+    /// round registered without a response or a score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Receipt {
@@ -100,6 +104,47 @@ impl Receipt {
             hash: chain::to_hex(hash),
             id_mapping: commit.id_mapping(),
             replayed: false,
+            notes: panel_notes(commit),
         }
     }
+}
+
+/// For each round the commit opens with a panel: the members without a response or a score in
+/// it.
+fn panel_notes(commit: &Commit) -> Vec<String> {
+    use crate::event::EventBody;
+    let mut notes = Vec::new();
+    for event in &commit.events {
+        let EventBody::RoundOpened { round, panel } = &event.body else {
+            continue;
+        };
+        let has = |wanted: fn(&EventBody, u8, &crate::ids::ExpertSlug) -> bool,
+                   expert: &crate::ids::ExpertSlug| {
+            commit
+                .events
+                .iter()
+                .any(|e| wanted(&e.body, *round, expert))
+        };
+        for seat in panel {
+            let responded = has(
+                |b, r, x| matches!(b, EventBody::ResponseRecorded { round, expert } if *round == r && expert == x),
+                &seat.expert,
+            );
+            let scored = has(
+                |b, r, x| matches!(b, EventBody::ExpertScored { round, expert, .. } if *round == r && expert == x),
+                &seat.expert,
+            );
+            let missing = match (responded, scored) {
+                (true, true) => continue,
+                (false, true) => "no response",
+                (true, false) => "no score",
+                (false, false) => "no response and no score",
+            };
+            notes.push(format!(
+                "round {round}: panel member `{}` has {missing}",
+                seat.expert
+            ));
+        }
+    }
+    notes
 }

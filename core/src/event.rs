@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
 use crate::model::{
-    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, Status, Tier, VerdictType,
+    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, ScoreDimensions, SeatSource,
+    Status, Tier, VerdictType,
 };
 
 /// The schema version every event is written with today. Older versions are upcast on decode
@@ -27,11 +28,19 @@ pub struct EntityAdded {
     pub contributors: Vec<ExpertSlug>,
 }
 
+/// An expert sitting in a round, and how they came to (the reason, if any, is sealed in the
+/// round's content under `reasons`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PanelSeat {
+    pub expert: ExpertSlug,
+    pub source: SeatSource,
+}
+
 /// The clear structure of an event. Serialized as `{"type": ..., "body": {...}}`.
 ///
 /// The content that goes with each type (sealed; see `docs/format.md`):
 /// `DialogueCreated` {title, question}; `ExpertJoined` {role, description, focus,
-/// creation_reason}; `RoundOpened` {title}; `ResponseRecorded` {text}; entity events {label,
+/// creation_reason}; `RoundOpened` {title, reasons}; `ResponseRecorded` {text}; entity events {label,
 /// content} (tensions: {label, description}; recommendations also {parameters});
 /// `MoveRecorded` {context}; `StatusChanged` {reason}; `RoundCompleted` {summary};
 /// `VerdictIssued` {recommendation, description, conditions}; `DialogueStatusChanged` {reason}.
@@ -49,8 +58,13 @@ pub enum EventBody {
         color: Option<String>,
         first_round: Option<u8>,
     },
-    /// A round was opened.
-    RoundOpened { round: u8 },
+    /// A round was opened, with the panel that sits in it (left out in commits written before
+    /// panels were recorded).
+    RoundOpened {
+        round: u8,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        panel: Vec<PanelSeat>,
+    },
     /// An expert's raw response text for a round was recorded.
     ResponseRecorded { round: u8, expert: ExpertSlug },
     /// An expert received a score for a round.
@@ -58,6 +72,9 @@ pub enum EventBody {
         round: u8,
         expert: ExpertSlug,
         score: f64,
+        /// What the score is made of, when the Judge scored by dimension.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dimensions: Option<ScoreDimensions>,
     },
     /// A perspective was added.
     PerspectiveAdded(EntityAdded),
@@ -172,7 +189,7 @@ impl EventBody {
         match self {
             EventBody::DialogueCreated { .. } => ("dialogue", "meta".to_owned()),
             EventBody::ExpertJoined { expert, .. } => ("expert", expert.to_string()),
-            EventBody::RoundOpened { round } | EventBody::RoundCompleted { round, .. } => {
+            EventBody::RoundOpened { round, .. } | EventBody::RoundCompleted { round, .. } => {
                 ("round", round.to_string())
             }
             EventBody::ResponseRecorded { round, expert } => {

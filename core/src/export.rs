@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::graph::{Graph, NodeItem, SealedCopy};
-use crate::ids::{EntityId, EntityKind};
+use crate::ids::{EntityId, EntityKind, ExpertSlug};
 use crate::model::RefType;
 use crate::query::Direction;
 
@@ -177,7 +177,10 @@ pub fn entity_json(graph: &Graph, id: EntityId, opener: Opener<'_>) -> Option<Va
         .collect();
     if let Some(object) = value.as_object_mut() {
         object.insert("kind".to_owned(), json!(node.kind));
-        object.insert("references_out".to_owned(), json!(references(Direction::Out)));
+        object.insert(
+            "references_out".to_owned(),
+            json!(references(Direction::Out)),
+        );
         object.insert("references_in".to_owned(), json!(references(Direction::In)));
         object.insert("lineage".to_owned(), json!(graph.lineage(id)));
         object.insert("moves".to_owned(), json!(moves));
@@ -240,7 +243,24 @@ fn rounds_data(graph: &Graph, opener: Opener<'_>) -> Vec<Value> {
                 .into_iter()
                 .map(|(expert, actions)| {
                     let score = expert_score(graph, &expert, round.round);
-                    (expert, json!({"score": score, "actions": actions}))
+                    let mut entry = json!({"score": score, "actions": actions});
+                    if let Some(dimensions) = ExpertSlug::parse(&expert)
+                        .ok()
+                        .and_then(|slug| graph.experts.get(&slug))
+                        .and_then(|e| e.dimensions.get(&round.round))
+                    {
+                        entry["dimensions"] = json!(dimensions);
+                    }
+                    (expert, entry)
+                })
+                .collect();
+            let reasons = field(opener, round.title.as_ref(), "reasons");
+            let panel: Vec<Value> = round
+                .panel
+                .iter()
+                .map(|seat| {
+                    json!({"expert": seat.expert, "source": seat.source,
+                        "reason": reasons.get(seat.expert.as_str())})
                 })
                 .collect();
             json!({
@@ -249,6 +269,7 @@ fn rounds_data(graph: &Graph, opener: Opener<'_>) -> Vec<Value> {
                 "status": round.status,
                 "score": round.score,
                 "summary": field(opener, round.summary.as_ref(), "summary"),
+                "panel": panel,
                 "experts": experts,
             })
         })

@@ -282,6 +282,76 @@ name_enum!(
 );
 
 name_enum!(
+    /// How an expert came to sit in a round: kept from the round before, brought in from the
+    /// pool, or created for the dialogue.
+    SeatSource {
+        Retained = "retained",
+        Pool = "pool",
+        Created = "created",
+    }
+);
+
+/// The dimensions an expert's round score is made of, as the archives of agent tooling record
+/// them (`| Agent | Wisdom | Consistency | Truth | Relationships | Total |`); each optional, and
+/// left out of events when absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ScoreDimensions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wisdom: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationships: Option<f64>,
+}
+
+impl ScoreDimensions {
+    /// The dimension names, in the order events write them.
+    pub const NAMES: [&'static str; 4] = ["wisdom", "consistency", "truth", "relationships"];
+
+    /// `(name, value)` of each dimension given.
+    pub fn given(&self) -> Vec<(&'static str, f64)> {
+        Self::NAMES
+            .into_iter()
+            .zip([
+                self.wisdom,
+                self.consistency,
+                self.truth,
+                self.relationships,
+            ])
+            .filter_map(|(name, value)| value.map(|v| (name, v)))
+            .collect()
+    }
+
+    /// Whether no dimension is given.
+    pub fn is_empty(&self) -> bool {
+        self.given().is_empty()
+    }
+
+    /// The sum of the dimensions given.
+    pub fn sum(&self) -> f64 {
+        self.given().iter().map(|(_, v)| v).sum()
+    }
+
+    /// These dimensions added to `other`'s, dimension by dimension.
+    pub fn plus(&self, other: &ScoreDimensions) -> ScoreDimensions {
+        let add = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
+        ScoreDimensions {
+            wisdom: add(self.wisdom, other.wisdom),
+            consistency: add(self.consistency, other.consistency),
+            truth: add(self.truth, other.truth),
+            relationships: add(self.relationships, other.relationships),
+        }
+    }
+}
+
+name_enum!(
     /// The type of a verdict.
     VerdictType {
         Interim = "interim",

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::graph::{Graph, NodeItem, total};
 use crate::ids::{EntityId, EntityKind, ExpertSlug};
-use crate::model::{MoveKind, Status, tension_is_open};
+use crate::model::{MoveKind, ScoreDimensions, Status, tension_is_open};
 
 /// One round's progress.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +47,12 @@ pub struct Standing {
     pub contributions: usize,
     /// Moves the expert made.
     pub moves: usize,
+    /// The dimensions of the expert's scores, summed over the rounds scored by dimension
+    /// (left out when none was).
+    #[serde(skip_serializing_if = "ScoreDimensions::is_empty")]
+    pub dimensions: ScoreDimensions,
+    /// Rounds the expert sat in.
+    pub rounds_seated: usize,
 }
 
 /// What stands between the dialogue and convergence.
@@ -99,6 +105,15 @@ impl Graph {
                     .filter(|(x, _)| *x == e.expert)
                     .count(),
                 moves: self.moves.values().filter(|m| m.expert == e.expert).count(),
+                dimensions: e
+                    .dimensions
+                    .values()
+                    .fold(ScoreDimensions::default(), |sum, d| sum.plus(d)),
+                rounds_seated: self
+                    .rounds
+                    .keys()
+                    .filter(|r| self.panel_of(**r).contains(&e.expert))
+                    .count(),
             })
             .collect();
         leaderboard.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.expert.cmp(&b.expert)));
@@ -158,24 +173,7 @@ impl Graph {
             .filter(|n| n.kind == EntityKind::Tension && n.round <= round)
             .filter(|n| tension_is_open(status_after(n, round)))
             .count();
-        let mut panel: BTreeSet<ExpertSlug> = BTreeSet::new();
-        for e in self.experts.values() {
-            if e.scores.contains_key(&round) || e.responses.contains_key(&round) {
-                panel.insert(e.expert.clone());
-            }
-        }
-        panel.extend(
-            self.moves
-                .keys()
-                .filter(|(r, _, _)| *r == round)
-                .map(|(_, e, _)| e.clone()),
-        );
-        panel.extend(
-            self.contributions
-                .values()
-                .filter(|c| c.round == round)
-                .map(|c| c.expert.clone()),
-        );
+        let panel = self.panel_of(round);
         let converged: BTreeSet<ExpertSlug> = self
             .moves
             .values()
@@ -198,6 +196,33 @@ impl Graph {
             converged: converged.into_iter().collect(),
             converge_share: share,
         }
+    }
+
+    /// Who sat in `round`: the panel recorded with it, or, for rounds recorded before panels
+    /// were, everyone who responded, was scored, moved or contributed in it.
+    pub fn panel_of(&self, round: u8) -> BTreeSet<ExpertSlug> {
+        if let Some(recorded) = self.rounds.get(&round).filter(|r| !r.panel.is_empty()) {
+            return recorded.panel.iter().map(|s| s.expert.clone()).collect();
+        }
+        let mut panel: BTreeSet<ExpertSlug> = BTreeSet::new();
+        for e in self.experts.values() {
+            if e.scores.contains_key(&round) || e.responses.contains_key(&round) {
+                panel.insert(e.expert.clone());
+            }
+        }
+        panel.extend(
+            self.moves
+                .keys()
+                .filter(|(r, _, _)| *r == round)
+                .map(|(_, e, _)| e.clone()),
+        );
+        panel.extend(
+            self.contributions
+                .values()
+                .filter(|c| c.round == round)
+                .map(|c| c.expert.clone()),
+        );
+        panel
     }
 
     /// The graph as the panel saw it before `round` was played: rounds, entities, references,

@@ -50,7 +50,7 @@ EVENT_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "DialogueCreated": (("dialogue",), ("question", "title"), "dialogue/meta"),
     "ExpertJoined": (("expert", "tier", "source", "relevance", "color", "first_round"),
                      ("creation_reason", "description", "focus", "role"), "expert/{expert}"),
-    "RoundOpened": (("round",), ("title",), "round/{round}"),
+    "RoundOpened": (("round",), ("reasons", "title"), "round/{round}"),
     "ResponseRecorded": (("round", "expert"), ("text",), "response/{round}/{expert}"),
     "ExpertScored": (("round", "expert", "score"), (), "score/{round}/{expert}"),
     "PerspectiveAdded": (ENTITY, ("content", "label"), "perspective/{id}"),
@@ -166,7 +166,10 @@ def check_header(h: Any) -> None:
 
 
 # §2: members a body may end with, in this order, each left out when empty or false.
-OPTIONAL_MEMBERS = {"VerdictIssued": ("tensions_accepted", "forced")}
+OPTIONAL_MEMBERS = {"VerdictIssued": ("tensions_accepted", "forced"), "RoundOpened": ("panel",),
+                    "ExpertScored": ("dimensions",)}
+SEAT_SOURCES = ("retained", "pool", "created")
+DIMENSIONS = ("wisdom", "consistency", "truth", "relationships")
 
 
 def subsets(items: tuple[str, ...]) -> list[set[str]]:
@@ -201,6 +204,18 @@ def check_event(ev: Any, seq: int) -> None:
         raise ValueError(f"event {seq}: tensions_accepted must be a non-empty array of tension ids")
     if "forced" in body and body["forced"] is not True:
         raise ValueError(f"event {seq}: forced is present only as true")
+    if "panel" in body and (
+            not isinstance(body["panel"], list) or not body["panel"]
+            or not all(isinstance(seat, dict) and tuple(seat) == ("expert", "source")
+                       and is_text(seat["expert"], 64, SLUG) and seat["source"] in SEAT_SOURCES
+                       for seat in body["panel"])):
+        raise ValueError(f"event {seq}: panel must be a non-empty array of {{expert, source}}")
+    if "dimensions" in body and (
+            not isinstance(body["dimensions"], dict) or not body["dimensions"]
+            or tuple(body["dimensions"]) != tuple(d for d in DIMENSIONS if d in body["dimensions"])
+            or not all(type(v) is float for v in body["dimensions"].values())):
+        raise ValueError(f"event {seq}: dimensions must be a non-empty object of "
+                         f"{', '.join(DIMENSIONS)} (in that order) with numbers")
     entity = body.get("id", body.get("entity"))  # the id its address and kind are read from
     if entity is not None and not (is_text(entity, 5, ENTITY_ID) and
                                    entity[0] == ID_LETTER.get(ev["type"], entity[0])):
@@ -270,6 +285,8 @@ def check_content(plain: bytes, ev: dict[str, Any], n: int) -> None:
         fail("bad_ciphertext", n, f"event {ev['seq']}: content must be a non-empty object of {allowed}")
     for name, value in content.items():
         ok = {"parameters": isinstance(value, dict),
+              "reasons": isinstance(value, dict) and bool(value)
+              and all(isinstance(r, str) for r in value.values()),
               "conditions": isinstance(value, list) and all(isinstance(c, str) for c in value)}
         if not ok.get(name, isinstance(value, str)):
             fail("bad_ciphertext", n, f"event {ev['seq']}: content member {name} has the wrong type")

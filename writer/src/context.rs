@@ -15,10 +15,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use dlg_core::graph::{Graph, NodeItem, SealedCopy};
+use dlg_core::graph::{Graph, NodeItem, RoundItem, SealedCopy};
 use dlg_core::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
 use dlg_core::model::{
-    DialogueStatus, ExpertSource, MoveKind, RefType, Status, Tier, VerdictType, is_unsettled,
+    DialogueStatus, ExpertSource, MoveKind, RefType, SeatSource, Status, Tier, VerdictType,
+    is_unsettled,
 };
 use dlg_core::progress::{Blocker, RoundProgress, Standing};
 use dlg_core::query::Direction;
@@ -205,7 +206,21 @@ pub struct PreviousRound {
     pub score: Option<f64>,
     /// Each expert's score in the round.
     pub scores: BTreeMap<ExpertSlug, f64>,
+    /// Who sat in the round (recorded, or inferred for rounds recorded before panels were).
+    pub panel: Vec<ContextSeat>,
+    /// Panel members the round has no response or no score from.
+    pub gaps: Vec<String>,
     pub moves: Vec<ContextMove>,
+}
+
+/// A seat of the previous round's panel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContextSeat {
+    pub expert: ExpertSlug,
+    /// `None` for rounds recorded before panels were.
+    pub source: Option<SeatSource>,
+    /// `None` when there is none or it was left out.
+    pub reason: Option<String>,
 }
 
 /// How fast the dialogue still moves, and what stands between it and convergence.
@@ -255,6 +270,64 @@ pub struct ContextView {
     pub budget: usize,
 }
 
+/// The seats of `round`'s panel, with their reasons.
+fn seats(graph: &Graph, ring: &KeyRing, round: &RoundItem) -> Vec<ContextSeat> {
+    let reasons = round
+        .title
+        .as_ref()
+        .filter(|_| !ring.is_empty())
+        .and_then(|copy| ring.open(copy).ok())
+        .and_then(|mut m| m.remove("reasons"));
+    let reason = |e: &ExpertSlug| {
+        reasons
+            .as_ref()
+            .and_then(|r| r.get(e.as_str()))
+            .and_then(|r| r.as_str())
+            .map(str::to_owned)
+    };
+    if round.panel.is_empty() {
+        return graph
+            .panel_of(round.round)
+            .into_iter()
+            .map(|expert| ContextSeat {
+                expert,
+                source: None,
+                reason: None,
+            })
+            .collect();
+    }
+    round
+        .panel
+        .iter()
+        .map(|seat| ContextSeat {
+            reason: reason(&seat.expert),
+            expert: seat.expert.clone(),
+            source: Some(seat.source),
+        })
+        .collect()
+}
+
+/// Panel members of `round` without a response or a score in it.
+fn gaps(graph: &Graph, round: u8) -> Vec<String> {
+    graph
+        .panel_of(round)
+        .into_iter()
+        .filter_map(|slug| {
+            let expert = graph.experts.get(&slug)?;
+            let missing = match (
+                expert.responses.contains_key(&round),
+                expert.scores.contains_key(&round),
+            ) {
+                (true, true) => return None,
+                (false, true) => "no response",
+                (true, false) => "no score",
+                (false, false) => "no response and no score",
+            };
+            Some(format!("`{slug}` has {missing}"))
+        })
+        .collect()
+}
+
 /// The context of a round of `dialogue`, as asked for by `options`, within its budget.
 pub fn context(
     dialogue: &DialogueId,
@@ -286,6 +359,8 @@ fn full(
     let progress = graph.progress();
     let previous = round.checked_sub(1).and_then(|p| graph.rounds.get(&p));
     let previous = previous.map(|r| PreviousRound {
+        panel: seats(graph, ring, r),
+        gaps: gaps(graph, r.round),
         round: r.round,
         title: text(r.title.as_ref(), "title"),
         summary: some(text(r.summary.as_ref(), "summary")),
@@ -764,6 +839,22 @@ impl ContextView {
                 let scores: Vec<String> =
                     p.scores.iter().map(|(e, s)| format!("{e} {s}")).collect();
                 let _ = writeln!(out, "- scores: {}", scores.join(", "));
+            }
+            if !p.panel.is_empty() {
+                out.push_str("- panel:\n");
+                for seat in &p.panel {
+                    let _ = write!(out, "  - {}", seat.expert);
+                    if let Some(source) = seat.source {
+                        let _ = write!(out, " ({source})");
+                    }
+                    if let Some(reason) = &seat.reason {
+                        let _ = write!(out, ": {}", quoted(reason));
+                    }
+                    out.push('\n');
+                }
+            }
+            for gap in &p.gaps {
+                let _ = writeln!(out, "- note: {gap}");
             }
             if let Some(summary) = &p.summary {
                 out.push_str("- summary:\n");

@@ -13,6 +13,7 @@ mod context;
 mod dialogue;
 mod entities;
 mod experts;
+mod panel;
 mod references;
 mod request;
 mod resolve;
@@ -32,8 +33,8 @@ use context::Ctx;
 pub use dialogue::{dialogue_id_for, dialogue_id_of};
 pub use request::{
     ChangeDialogueStatus, CreateDialogue, EntityInput, EntityReferenceInput, ExpertInput,
-    ExpertRoundInput, MoveInput, ReferenceInput, RegisterRound, RegisterVerdict, StatusUpdateInput,
-    UpdateStatuses, parse_json,
+    ExpertRoundInput, MoveInput, PanelSeatInput, ReferenceInput, RegisterRound, RegisterVerdict,
+    StatusUpdateInput, UpdateStatuses, parse_json,
 };
 
 /// Every command, tagged by name (`{"command": "register_round", ...}`).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::ids::EntityKind;
+use crate::model::ScoreDimensions;
 
 // For the intra-doc link only: `CreateDialogue`'s doc text is also its JSON Schema description.
 #[cfg(doc)]
@@ -113,6 +114,26 @@ pub struct ExpertRoundInput {
     pub score: Option<f64>,
     #[serde(default)]
     pub response: Option<String>,
+    /// What the score is made of (wisdom, consistency, truth, relationships); the score
+    /// defaults to their sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<ScoreDimensions>,
+}
+
+/// An expert sitting in the round: `retained` from the round before, brought in from the
+/// `pool`, or `created` for the dialogue, with the Judge's reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PanelSeatInput {
+    pub expert: String,
+    /// `retained`, `pool` or `created` (default: `retained` when the expert sat in the round
+    /// before, else how they joined the dialogue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["retained", "pool", "created"])))]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A move by an expert.
@@ -178,6 +199,10 @@ pub struct RegisterRound {
     pub moves: Vec<MoveInput>,
     #[serde(default)]
     pub status_updates: Vec<StatusUpdateInput>,
+    /// Who sits in this round (default: every expert of the dialogue's panel whose first
+    /// round has come). Responses, scores and moves must come from it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panel: Vec<PanelSeatInput>,
 }
 
 impl RegisterRound {

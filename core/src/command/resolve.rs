@@ -42,7 +42,12 @@ impl Ctx<'_> {
                     .batch
                     .keys()
                     .map(String::as_str)
-                    .chain(self.graph.nodes.values().filter_map(|n| n.local_id.as_deref()))
+                    .chain(
+                        self.graph
+                            .nodes
+                            .values()
+                            .filter_map(|n| n.local_id.as_deref()),
+                    )
                     .filter(same_kind)
                     .collect();
                 let near = closest(text, known);
@@ -57,7 +62,7 @@ impl Ctx<'_> {
                     )
                     .suggest(match near.first() {
                         Some(best) => format!("did you mean `{best}`?"),
-                        None => "local ids name entities of this batch; use the global id (e.g. P0101) for earlier rounds".to_owned(),
+                        None => "a local id names an entity of this batch or of an earlier round; otherwise use the global id (e.g. P0101)".to_owned(),
                     }),
                 );
             }

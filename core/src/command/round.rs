@@ -69,9 +69,14 @@ impl Ctx<'_> {
                 }),
             );
         }
+        let panel = self.panel(input);
+        let reasons = (!panel.reasons.is_empty()).then(|| json!(panel.reasons));
         self.events.push(NewEvent::with_content(
-            EventBody::RoundOpened { round },
-            [("title", json!(input.title))],
+            EventBody::RoundOpened {
+                round,
+                panel: panel.seats,
+            },
+            [("title", json!(input.title)), ("reasons", json!(reasons))],
         ));
 
         // Experts' raw responses and scores.
@@ -100,9 +105,15 @@ impl Ctx<'_> {
                     [("text", json!(response))],
                 ));
             }
-            if let Some(score) = part.score {
+            let dimensions = part.dimensions.filter(|d| !d.is_empty());
+            if let Some(dimensions) = &dimensions {
+                for (name, value) in dimensions.given() {
+                    self.score(&format!("experts[{i}].dimensions.{name}"), value);
+                }
+            }
+            if let Some(score) = part.score.or(dimensions.map(|d| d.sum())) {
                 self.score(&format!("experts[{i}].score"), score);
-                scored.push((expert, score));
+                scored.push((expert, score, dimensions));
             }
         }
 
@@ -215,11 +226,12 @@ impl Ctx<'_> {
         if let Some(score) = input.score {
             self.score("score", score);
         }
-        for (expert, score) in scored {
+        for (expert, score, dimensions) in scored {
             self.events.push(NewEvent::bare(EventBody::ExpertScored {
                 round,
                 expert,
                 score,
+                dimensions,
             }));
         }
         self.events.push(NewEvent::with_content(

@@ -260,6 +260,7 @@ impl Graph {
                         first_round: *first_round,
                         joined_at: time.clone(),
                         scores: BTreeMap::new(),
+                        dimensions: BTreeMap::new(),
                         profile: content,
                         responses: BTreeMap::new(),
                         origin: origin.clone(),
@@ -267,13 +268,19 @@ impl Graph {
                 );
                 touched.insert(Touched::Expert(expert.clone()));
             }
-            EventBody::RoundOpened { round } => {
+            EventBody::RoundOpened { round, panel } => {
                 if self
                     .rounds
                     .get(round)
                     .is_some_and(|r| r.status == RoundStatus::Completed)
                 {
                     return Err(format!("round {round} is already completed"));
+                }
+                if let Some(seat) = panel.iter().find(|s| !self.experts.contains_key(&s.expert)) {
+                    return Err(format!(
+                        "round {round} seats `{}`, who is not on the panel",
+                        seat.expert
+                    ));
                 }
                 self.rounds.insert(
                     *round,
@@ -283,6 +290,7 @@ impl Graph {
                         score: None,
                         title: content,
                         summary: None,
+                        panel: panel.clone(),
                         origin: origin.clone(),
                     },
                 );
@@ -300,9 +308,13 @@ impl Graph {
                 round,
                 expert,
                 score,
+                dimensions,
             } => {
                 let item = self.expert_mut(expert)?;
                 item.scores.insert(*round, *score);
+                if let Some(dimensions) = dimensions {
+                    item.dimensions.insert(*round, *dimensions);
+                }
                 item.first_round.get_or_insert(*round);
                 touched.insert(Touched::Expert(expert.clone()));
             }

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::PanelSeat;
 use crate::ids::{DialogueId, EntityId, EntityKind, ExpertSlug};
 use crate::model::{
-    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, RoundStatus, Status, Tier,
-    VerdictType,
+    Confidence, DialogueStatus, ExpertSource, MoveKind, RefType, RoundStatus, ScoreDimensions,
+    Status, Tier, VerdictType,
 };
 use crate::seal::Sealed;
 
@@ -87,6 +88,13 @@ pub struct ExpertItem {
     /// Score per round.
     #[serde(with = "round_keyed")]
     pub scores: BTreeMap<u8, f64>,
+    /// What each round's score is made of, for rounds scored by dimension.
+    #[serde(
+        with = "round_keyed",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub dimensions: BTreeMap<u8, ScoreDimensions>,
     /// Role, description, focus, creation reason.
     pub profile: Option<SealedCopy>,
     /// Raw response text per round.
@@ -101,8 +109,12 @@ pub struct RoundItem {
     pub round: u8,
     pub status: RoundStatus,
     pub score: Option<f64>,
+    /// The round's content (title, and the reasons of the panel's seats).
     pub title: Option<SealedCopy>,
     pub summary: Option<SealedCopy>,
+    /// Who sat in the round (empty for rounds recorded before panels were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panel: Vec<PanelSeat>,
     pub origin: Origin,
 }
 

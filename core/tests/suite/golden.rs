@@ -126,11 +126,16 @@ fn format_two_ledger_vectors() {
     use dlg_core::testing::TestEntropy;
 
     let mut ledger = crate::common::given_round_zero();
-    // Round 1 adds the event types round 0 lacks: references, a move, a status change; then a
+    // Round 1 adds the event types round 0 lacks: references, a move, a status change, a panel
+    // with a reason, a score by dimension; then a
     // verdict, and a final verdict accepting the tension left open, which closes the dialogue. A string with escapes and non-ASCII text is among them.
     for request in [
         serde_json::json!({
             "command": "register_round", "round": 1, "title": "Refinement", "score": 82.5,
+            "panel": [{"expert": "muffin", "reason": "Holds the schema view"},
+                      {"expert": "cupcake"}, {"expert": "scone", "source": "retained"}],
+            "experts": [{"expert": "muffin", "dimensions": {"wisdom": 3.0, "consistency": 2.0,
+                                                             "truth": 2.5, "relationships": 1.0}}],
             "perspectives": [{"id": "MUFFIN-P0101", "label": "Batch writeback",
                               "content": "One commit after all API calls: \"atomic\" — no partial trees.",
                               "references": [{"type": "resolve", "target": "T0001"},

@@ -339,10 +339,12 @@ fn a_local_id_of_an_earlier_round_resolves_through_the_stored_mapping() {
     let mut ledger = given_round_zero();
     let receipt = accepted(
         &mut ledger,
-        round_one(json!({"perspectives": [{"id": "MUFFIN-P0101", "label": "Evidence holds",
+        round_one(
+            json!({"perspectives": [{"id": "MUFFIN-P0101", "label": "Evidence holds",
             "references": [{"type": "support", "target": "SCONE-E0001"}]}],
             "status_updates": [{"id": "CUPCAKE-T0001", "status": "addressed", "by": "muffin",
-                "via": "MUFFIN-P0101"}]})),
+                "via": "MUFFIN-P0101"}]}),
+        ),
     );
     assert_eq!(receipt.id_mapping["MUFFIN-P0101"], "P0101");
     let graph = &ledger.graph;
@@ -361,8 +363,10 @@ fn an_unknown_local_id_suggests_one_of_the_same_kind() {
     let mut ledger = given_round_zero();
     let rejection = rejected(
         &mut ledger,
-        round_one(json!({"recommendations": [{"id": "MUFFIN-R0101", "label": "x",
-            "references": [{"type": "support", "target": "MUFFIN-E0001"}]}]})),
+        round_one(
+            json!({"recommendations": [{"id": "MUFFIN-R0101", "label": "x",
+            "references": [{"type": "support", "target": "SCONE-E0002"}]}]}),
+        ),
     );
     assert_codes(&rejection, &[TargetNotFound]);
     assert_eq!(
@@ -558,4 +562,80 @@ fn the_rejection_reads_well_as_json() {
           ]
         }"#]]
     .assert_eq(&text);
+}
+
+#[test]
+fn a_round_records_its_panel_and_the_receipt_names_who_gave_nothing() {
+    let mut ledger = given_round_zero();
+    // Round 0 seated the whole panel; scone gave neither response nor score.
+    let round_zero = &ledger.graph.rounds[&0];
+    assert_eq!(round_zero.panel.len(), 3);
+    let receipt = accepted(
+        &mut ledger,
+        round_one(json!({
+            "panel": [{"expert": "muffin", "reason": "keeps the schema view"},
+                      {"expert": "scone", "source": "retained"}],
+            "experts": [{"expert": "muffin", "response": "[PERSPECTIVE P01: x]",
+                         "dimensions": {"wisdom": 3.0, "truth": 2.5}}]
+        })),
+    );
+    assert_eq!(
+        receipt.notes,
+        ["round 1: panel member `scone` has no response and no score"]
+    );
+    let seats: Vec<(String, &str)> = ledger.graph.rounds[&1]
+        .panel
+        .iter()
+        .map(|s| (s.expert.to_string(), s.source.as_str()))
+        .collect();
+    assert_eq!(
+        seats,
+        [
+            ("muffin".to_owned(), "retained"),
+            ("scone".to_owned(), "retained")
+        ]
+    );
+    let muffin = &ledger.graph.experts[&dlg_core::ids::ExpertSlug::parse("muffin").unwrap()];
+    assert_eq!(
+        muffin.scores[&1], 5.5,
+        "the score defaults to the dimensions' sum"
+    );
+    assert_eq!(muffin.dimensions[&1].wisdom, Some(3.0));
+    assert_eq!(muffin.dimensions[&1].consistency, None);
+}
+
+#[test]
+fn a_panel_is_checked_seat_by_seat_and_responses_come_from_it() {
+    let mut ledger = given_panel();
+    let rejection = rejected(
+        &mut ledger,
+        json!({"command": "register_round", "round": 0,
+            "panel": [{"expert": "muffin", "source": "retained"}, {"expert": "cupcake", "source": "guest"},
+                      {"expert": "mufin"}, {"expert": "muffin"}],
+            "experts": [{"expert": "scone", "score": 1.0,
+                         "dimensions": {"wisdom": 1e300}}],
+            "moves": [{"expert": "scone", "move": "converge"}]}),
+    );
+    // panel[3] seats muffin, whose seat in panel[0] was refused; errors are ordered by code.
+    let fields: Vec<(ErrorCode, &str)> = rejection
+        .errors
+        .iter()
+        .map(|e| (e.code, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (UnknownExpert, "panel[2].expert"),
+            (InvalidValue, "panel[0].source"),
+            (InvalidValue, "panel[1].source"),
+            (InvalidValue, "experts[0].expert"),
+            (InvalidValue, "moves[0].expert"),
+            (InvalidValue, "experts[0].dimensions.wisdom"),
+        ]
+    );
+    assert_eq!(
+        rejection.errors[2].valid_options,
+        ["retained", "pool", "created"]
+    );
+    assert_eq!(rejection.errors[1].valid_options, ["pool", "created"]);
 }

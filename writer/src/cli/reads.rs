@@ -266,8 +266,14 @@ fn entity_text(view: &Value) -> String {
         .flatten()
         .map(s)
         .collect();
-    out.push_str(&format!("\ncontributors: {}\n", line(&contributors.join(", "))));
-    for (title, key) in [("references out", "references_out"), ("references in", "references_in")] {
+    out.push_str(&format!(
+        "\ncontributors: {}\n",
+        line(&contributors.join(", "))
+    ));
+    for (title, key) in [
+        ("references out", "references_out"),
+        ("references in", "references_in"),
+    ] {
         for r in view[key].as_array().into_iter().flatten() {
             out.push_str(&format!(
                 "{title}: {} {} (round {})\n",
@@ -277,7 +283,12 @@ fn entity_text(view: &Value) -> String {
             ));
         }
     }
-    let lineage: Vec<String> = view["lineage"].as_array().into_iter().flatten().map(s).collect();
+    let lineage: Vec<String> = view["lineage"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect();
     if lineage.len() > 1 {
         out.push_str(&format!("lineage: {}\n", lineage.join(" → ")));
     }

@@ -110,5 +110,8 @@ pub(super) fn receipt_output(receipt: &dlg_core::append::Receipt) -> Output {
     for (local, global) in &receipt.id_mapping {
         text.push_str(&format!("\n  {local} → {global}"));
     }
+    for note in &receipt.notes {
+        text.push_str(&format!("\nnote: {note}"));
+    }
     Output::new(text, receipt)
 }

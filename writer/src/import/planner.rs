@@ -267,7 +267,17 @@ pub fn plan(archive: Archive) -> Plan {
                 t.status = "resolved";
             }
         }
-        let (register, ids) = batch.finish(&expert_slugs);
+        let (mut register, ids) = batch.finish(&expert_slugs);
+        // The archive's round panel is whoever wrote in it.
+        register.panel = register
+            .experts
+            .iter()
+            .map(|e| dlg_core::command::PanelSeatInput {
+                expert: e.expert.clone(),
+                source: None,
+                reason: None,
+            })
+            .collect();
         for tension in tensions.values_mut().filter(|t| t.round == round) {
             if let Some(global) = ids.get(&tension.local) {
                 tension.global = global.clone();
@@ -363,10 +373,18 @@ pub struct DraftResponse {
 /// markers naming an earlier tension by its global or local id address, resolve or
 /// acknowledge it, and references and moves to earlier entities keep their global ids. The
 /// draft is for the Judge to review and submit; what could not be mapped is in the warnings.
-pub fn draft(graph: &Graph, round: u8, responses: &[DraftResponse]) -> (RegisterRound, Vec<String>) {
+pub fn draft(
+    graph: &Graph,
+    round: u8,
+    responses: &[DraftResponse],
+) -> (RegisterRound, Vec<String>) {
     let mut warnings = Vec::new();
     let mut tensions: BTreeMap<String, PlannedTension> = BTreeMap::new();
-    for node in graph.nodes.values().filter(|n| n.kind == EntityKind::Tension) {
+    for node in graph
+        .nodes
+        .values()
+        .filter(|n| n.kind == EntityKind::Tension)
+    {
         let planned = PlannedTension {
             global: node.id.to_string(),
             local: node.id.to_string(),
