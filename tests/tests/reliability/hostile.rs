@@ -156,6 +156,7 @@ async fn check(fields: Fields) {
     let round: Command = serde_json::from_value(json!({
         "command": "register_round", "round": 0, "title": fields.round_title, "score": 3.0,
         "summary": l[1],
+        "panel": [{"expert": "muffin", "source": "pool", "reason": l[3]}, {"expert": "scone", "source": "pool"}],
         "experts": [{"expert": "muffin", "response": l[0], "score": 2.0}],
         "moves": [{"expert": "scone", "move": "converge", "targets": ["SCONE-T0001"], "context": l[2]}],
         "perspectives": [{"id": "MUFFIN-P0001", "label": l[0], "content": l[1]}],
@@ -187,6 +188,9 @@ async fn check(fields: Fields) {
         vec!["graph", d, "--format", "mermaid"],
         vec!["graph", d, "--format", "dot"],
         vec!["graph", d],
+        vec!["entity", d, "T0001"],
+        vec!["entity", d, "P0001"],
+        vec!["entity", d, "R0001"],
     ] {
         let text = text_of(&ledger, &args).await;
         assert_eq!(controls(&text), Vec::<char>::new(), "dlg {args:?}:\n{text}");

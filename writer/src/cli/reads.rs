@@ -238,7 +238,7 @@ pub(super) async fn entity_output<S: Store>(
 
 /// The text form of an entity view: every piece of content on lines of its own, escaped.
 fn entity_text(view: &Value) -> String {
-    use dlg_core::text::{block, line};
+    use dlg_core::text::line;
     let s = |v: &Value| match v {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
@@ -258,7 +258,10 @@ fn entity_text(view: &Value) -> String {
         &view["description"]
     };
     if !text.is_null() {
-        out.push_str(&format!("\n{}\n", block(&s(text))));
+        out.push('\n');
+        for text_line in s(text).split('\n') {
+            out.push_str(&format!("  {}\n", line(text_line)));
+        }
     }
     let contributors: Vec<String> = view["origin"]["contributors"]
         .as_array()
