@@ -134,11 +134,8 @@ fn panel_notes(commit: &Commit) -> Vec<String> {
                 |b, r, x| matches!(b, EventBody::ExpertScored { round, expert, .. } if *round == r && expert == x),
                 &seat.expert,
             );
-            let missing = match (responded, scored) {
-                (true, true) => continue,
-                (false, true) => "no response",
-                (true, false) => "no score",
-                (false, false) => "no response and no score",
+            let Some(missing) = crate::progress::seat_gap(responded, scored) else {
+                continue;
             };
             notes.push(format!(
                 "round {round}: panel member `{}` has {missing}",

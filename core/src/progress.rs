@@ -84,6 +84,17 @@ pub struct Progress {
     pub blockers: Vec<Blocker>,
 }
 
+/// What a panel member did not give in a round, from whether they responded and were scored;
+/// `None` when they gave both.
+pub fn seat_gap(responded: bool, scored: bool) -> Option<&'static str> {
+    match (responded, scored) {
+        (true, true) => None,
+        (false, true) => Some("no response"),
+        (true, false) => Some("no score"),
+        (false, false) => Some("no response and no score"),
+    }
+}
+
 impl Graph {
     /// The dialogue's progress, from the fold.
     pub fn progress(&self) -> Progress {
@@ -196,6 +207,21 @@ impl Graph {
             converged: converged.into_iter().collect(),
             converge_share: share,
         }
+    }
+
+    /// Panel members of `round` without a response or a score in it, each with what is missing.
+    pub fn panel_gaps(&self, round: u8) -> Vec<(ExpertSlug, &'static str)> {
+        self.panel_of(round)
+            .into_iter()
+            .filter_map(|slug| {
+                let expert = self.experts.get(&slug)?;
+                let missing = seat_gap(
+                    expert.responses.contains_key(&round),
+                    expert.scores.contains_key(&round),
+                )?;
+                Some((slug, missing))
+            })
+            .collect()
     }
 
     /// Who sat in `round`: the panel recorded with it, or, for rounds recorded before panels

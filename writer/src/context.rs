@@ -310,21 +310,9 @@ fn seats(graph: &Graph, ring: &KeyRing, round: &RoundItem) -> Vec<ContextSeat> {
 /// Panel members of `round` without a response or a score in it.
 fn gaps(graph: &Graph, round: u8) -> Vec<String> {
     graph
-        .panel_of(round)
+        .panel_gaps(round)
         .into_iter()
-        .filter_map(|slug| {
-            let expert = graph.experts.get(&slug)?;
-            let missing = match (
-                expert.responses.contains_key(&round),
-                expert.scores.contains_key(&round),
-            ) {
-                (true, true) => return None,
-                (false, true) => "no response",
-                (true, false) => "no score",
-                (false, false) => "no response and no score",
-            };
-            Some(format!("`{slug}` has {missing}"))
-        })
+        .map(|(slug, missing)| format!("`{slug}` has {missing}"))
         .collect()
 }
 
